@@ -1,0 +1,142 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/berth-dev/berth/internal/kubectl"
+	"github.com/berth-dev/berth/internal/server"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "v0.1.0-dev"
+
+const usage = `berth: a container orchestrator that speaks the Kubernetes API.
+
+Usage:
+  berth up      [flags]   control plane for a local cluster (prints the kubeconfig path when ready)
+  berth server  [flags]   control plane: API server on embedded or external etcd
+  berth kubectl ARGS...   the real kubectl, defaulting to <data-dir>/admin.kubeconfig
+  berth bench   api [flags]  API server benchmark; last output line is JSON
+  berth version           print the version
+
+Run 'berth <command> -h' for the flags of a command.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "up":
+		return runServer(cmd, rest, "127.0.0.1:6443", stdout, stderr)
+	case "server":
+		return runServer(cmd, rest, "0.0.0.0:6443", stdout, stderr)
+	case "kubectl":
+		if os.Getenv("KUBECONFIG") == "" {
+			os.Setenv("KUBECONFIG", server.PathsOf(server.DefaultDataDir()).Kubeconfig())
+		}
+		return kubectl.Run(rest)
+	case "bench":
+		return runBench(rest, stdout, stderr)
+	case "version", "--version":
+		fmt.Fprintln(stdout, "berth", version)
+		return 0
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "berth: unknown command %q\n\n%s", cmd, usage)
+	return 2
+}
+
+// serverFlags binds the control-plane flags shared by up and server.
+func serverFlags(fs *flag.FlagSet, cfg *server.Config, defaultListen string) (etcd, sans, level *string) {
+	fs.StringVar(&cfg.DataDir, "data-dir", server.DefaultDataDir(), "directory for etcd data, TLS material, tokens and admin.kubeconfig")
+	fs.StringVar(&cfg.Listen, "listen", defaultListen, "HTTPS listen address HOST:PORT")
+	fs.StringVar(&cfg.ServiceCIDR, "service-cidr", "10.43.0.0/16", "range Service ClusterIPs are allocated from")
+	fs.DurationVar(&cfg.CompactInterval, "compact-interval", 5*time.Minute, "how often etcd history is compacted")
+	etcd = fs.String("etcd-endpoints", "", "comma-separated URLs of an existing etcd cluster (default: embedded etcd in <data-dir>/etcd)")
+	sans = fs.String("tls-san", "", "comma-separated extra names/IPs for the serving certificate")
+	level = fs.String("log-level", "info", "log level: debug, info, warn, error")
+	return etcd, sans, level
+}
+
+func runServer(name string, args []string, defaultListen string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("berth "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var cfg server.Config
+	etcd, sans, level := serverFlags(fs, &cfg, defaultListen)
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "berth %s: unexpected arguments %v\n", name, fs.Args())
+		return 2
+	}
+	logger, err := newLogger(*level, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "berth %s: %v\n", name, err)
+		return 2
+	}
+	cfg.Logger, cfg.Version = logger, version
+	cfg.EtcdEndpoints = splitList(*etcd)
+	cfg.ExtraSANs = splitList(*sans)
+	if abs, err := filepath.Abs(cfg.DataDir); err == nil {
+		cfg.DataDir = abs
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	srv, err := server.Start(ctx, cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "berth %s: %v\n", name, err)
+		return 1
+	}
+	defer srv.Close()
+	fmt.Fprintf(stdout, "Berth is ready at %s\nkubeconfig: %s\n", srv.URL(), srv.KubeconfigPath())
+	fmt.Fprintf(stdout, "Try: KUBECONFIG=%s berth kubectl get namespaces\n", srv.KubeconfigPath())
+	select {
+	case <-ctx.Done():
+		logger.Info("shutting down")
+		return 0
+	case err := <-srv.Err():
+		fmt.Fprintf(stderr, "berth %s: %v\n", name, err)
+		return 1
+	}
+}
+
+func newLogger(level string, w io.Writer) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: %w", level, err)
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+var errUsage = errors.New("usage")

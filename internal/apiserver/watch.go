@@ -1,0 +1,191 @@
+package apiserver
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/berth-dev/berth/internal/apiserver/registry"
+	"github.com/berth-dev/berth/internal/store"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/apimachinery/pkg/watch"
+)
+
+// defaultWatchTimeout ends watches whose client gave no timeoutSeconds;
+// clients re-establish them.
+const defaultWatchTimeout = 30 * time.Minute
+
+// initialEventsEnd is the annotation on the bookmark that closes the initial
+// events of a WatchList request.
+const initialEventsEnd = "k8s.io/initial-events-end"
+
+type watchEvent struct {
+	Type   watch.EventType `json:"type"`
+	Object runtime.Object  `json:"object"`
+}
+
+func (s *Server) watch(q *request) error {
+	out, err := negotiate(q.r)
+	if err != nil {
+		return err
+	}
+	sel, err := parseSelector(q.res, q.r)
+	if err != nil {
+		return err
+	}
+	qv := q.r.URL.Query()
+	if q.name != "" {
+		// GET .../pods/x?watch=true watches one object.
+		sel.fields = andName(sel.fields, q.name)
+	}
+	rv, err := parseRV(qv.Get("resourceVersion"))
+	if err != nil {
+		return apierrors.NewBadRequest(err.Error())
+	}
+	sendInitial := qv.Get("sendInitialEvents") == "true"
+	bookmarks := qv.Get("allowWatchBookmarks") == "true"
+	if sendInitial {
+		var errs field.ErrorList
+		if qv.Get("resourceVersionMatch") != string(metav1.ResourceVersionMatchNotOlderThan) {
+			errs = append(errs, field.Forbidden(field.NewPath("resourceVersionMatch"), "sendInitialEvents requires resourceVersionMatch=NotOlderThan"))
+		}
+		if !bookmarks {
+			errs = append(errs, field.Forbidden(field.NewPath("allowWatchBookmarks"), "sendInitialEvents requires allowWatchBookmarks=true"))
+		}
+		if len(errs) > 0 {
+			return apierrors.NewInvalid(metav1.SchemeGroupVersion.WithKind("ListOptions").GroupKind(), "", errs)
+		}
+	}
+	timeout := defaultWatchTimeout
+	if t := qv.Get("timeoutSeconds"); t != "" {
+		if n, err := strconv.ParseInt(t, 10, 64); err == nil && n > 0 {
+			timeout = time.Duration(n) * time.Second
+		}
+	}
+	ctx, cancel := context.WithTimeout(q.r.Context(), timeout)
+	defer cancel()
+
+	var initial []runtime.Object
+	from := rv
+	if sendInitial || rv == 0 {
+		items, listRev, _, err := s.listObjects(ctx, q.res, q.namespace, listParams{sel: sel, minRev: rv})
+		if err != nil {
+			return err
+		}
+		initial, from = items, listRev
+	} else {
+		cur, err := s.store.CurrentRevision(ctx)
+		if err != nil {
+			return storeError(err, q.gr(), "")
+		}
+		if rv > cur {
+			return tooLargeResourceVersion()
+		}
+	}
+	w := s.store.Watch(ctx, keyPrefix(q.res, q.namespace), from)
+	defer w.Stop()
+
+	h := q.w.Header()
+	h.Set("Content-Type", "application/json;stream=watch")
+	h.Set("Cache-Control", "no-cache, private")
+	q.w.WriteHeader(http.StatusOK)
+	flusher, _ := q.w.(http.Flusher)
+	enc := json.NewEncoder(q.w)
+	send := func(t watch.EventType, obj runtime.Object) bool {
+		if obj != nil && t != watch.Bookmark && t != watch.Error {
+			obj = out.render(q.res, obj)
+		}
+		if err := enc.Encode(&watchEvent{Type: t, Object: obj}); err != nil {
+			return false
+		}
+		if flusher != nil {
+			flusher.Flush()
+		}
+		return true
+	}
+	for _, obj := range initial {
+		if !send(watch.Added, obj) {
+			return nil
+		}
+	}
+	if sendInitial {
+		if !send(watch.Bookmark, s.bookmark(q.res, out, from, true)) {
+			return nil
+		}
+	}
+	for ev := range w.Events() {
+		t, obj := s.translate(q.res, sel, ev)
+		if obj == nil {
+			continue
+		}
+		if !send(t, obj) {
+			return nil
+		}
+	}
+	if err := w.Err(); err != nil && ctx.Err() == nil {
+		st := storeError(err, q.gr(), "").(apierrors.APIStatus).Status()
+		st.Kind, st.APIVersion = "Status", "v1"
+		send(watch.Error, &st)
+	}
+	return nil
+}
+
+// translate turns a store event into a watch event for clients with the
+// given selector: objects that start matching are ADDED, objects that stop
+// matching are DELETED. It returns a nil object for events to skip.
+func (s *Server) translate(res *registry.Resource, sel selector, ev store.Event) (watch.EventType, runtime.Object) {
+	var cur, prev runtime.Object
+	if ev.Type == store.Put {
+		obj, err := s.decodeStored(res, ev.Value, ev.ModRevision)
+		if err != nil {
+			s.log.Error("watch: decode object", "key", ev.Key, "err", err)
+			return "", nil
+		}
+		cur = obj
+	}
+	if len(ev.PrevValue) > 0 {
+		obj, err := s.decodeStored(res, ev.PrevValue, ev.ModRevision)
+		if err == nil {
+			prev = obj
+		}
+	}
+	curOK := cur != nil && sel.matches(res, cur)
+	prevOK := prev != nil && sel.matches(res, prev)
+	switch {
+	case ev.Type == store.Delete:
+		if prevOK {
+			return watch.Deleted, prev
+		}
+	case curOK && prevOK:
+		return watch.Modified, cur
+	case curOK && prev == nil && !ev.Created:
+		return watch.Modified, cur
+	case curOK:
+		return watch.Added, cur
+	case prevOK:
+		return watch.Deleted, prev
+	}
+	return "", nil
+}
+
+// bookmark returns an object that carries only a resourceVersion.
+func (s *Server) bookmark(res *registry.Resource, out output, rev int64, initialEnd bool) runtime.Object {
+	var obj runtime.Object
+	if out.kind == asMetadata {
+		obj = &metav1.PartialObjectMetadata{TypeMeta: metav1.TypeMeta{APIVersion: "meta.k8s.io/v1", Kind: "PartialObjectMetadata"}}
+	} else {
+		obj = res.New()
+		obj.GetObjectKind().SetGroupVersionKind(res.GroupVersion.WithKind(res.Kind))
+	}
+	m := accessor(obj)
+	m.SetResourceVersion(strconv.FormatInt(rev, 10))
+	if initialEnd {
+		m.SetAnnotations(map[string]string{initialEventsEnd: "true"})
+	}
+	return obj
+}

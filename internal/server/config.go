@@ -1,0 +1,98 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Config configures the control plane.
+type Config struct {
+	// DataDir holds etcd data, TLS material, tokens and the kubeconfig.
+	DataDir string
+	// Listen is the HTTPS address (host:port); port 0 picks a free port.
+	Listen string
+	// EtcdEndpoints selects an existing etcd cluster; empty starts an
+	// embedded etcd under DataDir/etcd.
+	EtcdEndpoints []string
+	// ServiceCIDR is the range ClusterIPs come from.
+	ServiceCIDR string
+	// ExtraSANs are further names or IPs for the serving certificate.
+	ExtraSANs []string
+	// CompactInterval is how often etcd history is compacted.
+	CompactInterval time.Duration
+	// Version is reported by /version.
+	Version string
+	// Logger receives the control plane's logs.
+	Logger *slog.Logger
+}
+
+// DefaultDataDir is $BERTH_DATA_DIR, else /var/lib/berth for root, else
+// ~/.berth.
+func DefaultDataDir() string {
+	if d := os.Getenv("BERTH_DATA_DIR"); d != "" {
+		return d
+	}
+	if os.Geteuid() == 0 {
+		return "/var/lib/berth"
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".berth")
+	}
+	return ".berth"
+}
+
+// withDefaults fills unset fields and validates the rest.
+func (c Config) withDefaults() (Config, error) {
+	if c.DataDir == "" {
+		c.DataDir = DefaultDataDir()
+	}
+	if c.Listen == "" {
+		c.Listen = "127.0.0.1:6443"
+	}
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		return c, fmt.Errorf("server: --listen %q: want HOST:PORT: %w", c.Listen, err)
+	}
+	if c.ServiceCIDR == "" {
+		c.ServiceCIDR = "10.43.0.0/16"
+	}
+	if _, err := netip.ParsePrefix(c.ServiceCIDR); err != nil {
+		return c, fmt.Errorf("server: --service-cidr %q: %w", c.ServiceCIDR, err)
+	}
+	if c.CompactInterval == 0 {
+		c.CompactInterval = 5 * time.Minute
+	}
+	if c.CompactInterval < 0 {
+		return c, errors.New("server: compaction interval must be positive")
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c, nil
+}
+
+// Paths names the files the server keeps in its data directory.
+type Paths struct{ dir string }
+
+// PathsOf returns the file layout of dataDir.
+func PathsOf(dataDir string) Paths { return Paths{dir: dataDir} }
+
+// Etcd is the embedded etcd data directory.
+func (p Paths) Etcd() string { return filepath.Join(p.dir, "etcd") }
+
+// TLS is the directory of the CA and serving certificate.
+func (p Paths) TLS() string { return filepath.Join(p.dir, "tls") }
+
+// AdminToken is the admin bearer token file.
+func (p Paths) AdminToken() string { return filepath.Join(p.dir, "admin-token") }
+
+// NodeToken is the node join token file.
+func (p Paths) NodeToken() string { return filepath.Join(p.dir, "node-token") }
+
+// Kubeconfig is the admin kubeconfig.
+func (p Paths) Kubeconfig() string { return filepath.Join(p.dir, "admin.kubeconfig") }

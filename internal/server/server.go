@@ -1,0 +1,219 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/berth-dev/berth/internal/apiserver"
+	"github.com/berth-dev/berth/internal/pki"
+	"github.com/berth-dev/berth/internal/store"
+	clientv3 "go.etcd.io/etcd/client/v3"
+)
+
+// Server is a running control plane.
+type Server struct {
+	cfg        Config
+	log        *slog.Logger
+	url        string
+	adminToken string
+	caPEM      []byte
+	kubeconfig string
+
+	etcd   *store.Embedded
+	client *clientv3.Client
+	http   *http.Server
+	ready  atomic.Bool
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	errc   chan error
+	once   sync.Once
+}
+
+// Start brings up the control plane and returns once it serves and is ready.
+func Start(ctx context.Context, cfg Config) (*Server, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	paths := PathsOf(cfg.DataDir)
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("server: data dir: %w", err)
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, errc: make(chan error, 2), kubeconfig: paths.Kubeconfig()}
+	ok := false
+	defer func() {
+		if !ok {
+			s.Close()
+		}
+	}()
+	runCtx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+
+	endpoints := cfg.EtcdEndpoints
+	if len(endpoints) == 0 {
+		s.etcd, err = store.StartEmbedded(ctx, store.EmbeddedConfig{DataDir: paths.Etcd(), Logger: cfg.Logger})
+		if err != nil {
+			return nil, fmt.Errorf("server: start embedded etcd: %w", err)
+		}
+		endpoints = s.etcd.Endpoints()
+	}
+	if s.client, err = store.NewClient(ctx, endpoints, 5*time.Second); err != nil {
+		return nil, fmt.Errorf("server: connect to etcd %v: %w", endpoints, err)
+	}
+	st := store.New(s.client, store.Options{Prefix: "/registry/", Logger: cfg.Logger})
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("server: listen on %s: %w", cfg.Listen, err)
+	}
+	host, port, _ := net.SplitHostPort(ln.Addr().String())
+	clientHost := host
+	if ip, err := netip.ParseAddr(host); err == nil && ip.IsUnspecified() {
+		clientHost = "127.0.0.1"
+	}
+	s.url = "https://" + net.JoinHostPort(clientHost, port)
+
+	sans := append([]string{"localhost", "127.0.0.1", clientHost}, cfg.ExtraSANs...)
+	if h, err := os.Hostname(); err == nil {
+		sans = append(sans, h)
+	}
+	bundle, err := pki.LoadOrCreate(paths.TLS(), sans)
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	s.caPEM = bundle.CAPEM
+	if s.adminToken, err = pki.LoadOrCreateToken(paths.AdminToken()); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	nodeToken, err := pki.LoadOrCreateToken(paths.NodeToken())
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	api, err := apiserver.New(apiserver.Config{
+		Store:       st,
+		Tokens:      map[string]string{s.adminToken: "admin", nodeToken: "node"},
+		ServiceCIDR: netip.MustParsePrefix(cfg.ServiceCIDR),
+		Version:     cfg.Version,
+		Logger:      cfg.Logger.With("component", "apiserver"),
+		Ready:       s.ready.Load,
+	})
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	s.http = &http.Server{
+		Handler:           api.Handler(),
+		ReadHeaderTimeout: 30 * time.Second,
+		IdleTimeout:       5 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
+		TLSConfig: &tls.Config{
+			Certificates: []tls.Certificate{bundle.ServerCert},
+			MinVersion:   tls.VersionTLS12,
+			NextProtos:   []string{"h2", "http/1.1"},
+		},
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := s.http.ServeTLS(ln, "", ""); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.errc <- fmt.Errorf("server: serve: %w", err)
+		}
+	}()
+	if err := retry(ctx, 30*time.Second, func() error { return api.Bootstrap(ctx) }); err != nil {
+		return nil, err
+	}
+	if err := writeKubeconfig(s.kubeconfig, s.url, s.caPEM, s.adminToken); err != nil {
+		return nil, err
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		st.RunCompactor(runCtx, cfg.CompactInterval)
+	}()
+	if s.etcd != nil {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			select {
+			case err := <-s.etcd.Err():
+				if err != nil {
+					s.errc <- fmt.Errorf("server: embedded etcd: %w", err)
+				}
+			case <-runCtx.Done():
+			}
+		}()
+	}
+	s.ready.Store(true)
+	ok = true
+	s.log.Info("control plane ready", "url", s.url, "kubeconfig", s.kubeconfig, "dataDir", cfg.DataDir)
+	return s, nil
+}
+
+// retry calls f until it succeeds or the timeout passes (etcd may still be
+// electing a leader right after start).
+func retry(ctx context.Context, timeout time.Duration, f func() error) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		err := f()
+		if err == nil || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// URL is the HTTPS base URL clients use.
+func (s *Server) URL() string { return s.url }
+
+// AdminToken is the admin bearer token.
+func (s *Server) AdminToken() string { return s.adminToken }
+
+// CAPEM is the PEM-encoded cluster CA.
+func (s *Server) CAPEM() []byte { return s.caPEM }
+
+// KubeconfigPath is the admin kubeconfig's path.
+func (s *Server) KubeconfigPath() string { return s.kubeconfig }
+
+// Err reports fatal errors of the running server.
+func (s *Server) Err() <-chan error { return s.errc }
+
+// Close stops serving, stops etcd if embedded, and waits for every
+// goroutine it started.
+func (s *Server) Close() {
+	s.once.Do(func() {
+		s.ready.Store(false)
+		if s.http != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			_ = s.http.Shutdown(ctx)
+			cancel()
+			_ = s.http.Close()
+		}
+		if s.cancel != nil {
+			s.cancel()
+		}
+		if s.client != nil {
+			_ = s.client.Close()
+		}
+		if s.etcd != nil {
+			s.etcd.Close()
+		}
+		s.wg.Wait()
+	})
+}
