@@ -95,6 +95,9 @@ func (s *Server) watch(q *request) error {
 	h.Set("Cache-Control", "no-cache, private")
 	q.w.WriteHeader(http.StatusOK)
 	flusher, _ := q.w.(http.Flusher)
+	if flusher != nil {
+		flusher.Flush() // clients wait for the headers before they act
+	}
 	enc := json.NewEncoder(q.w)
 	send := func(t watch.EventType, obj runtime.Object) bool {
 		if obj != nil && t != watch.Bookmark && t != watch.Error {

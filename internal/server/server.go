@@ -217,3 +217,14 @@ func (s *Server) Close() {
 		s.wg.Wait()
 	})
 }
+
+// CompactNow compacts etcd history up to the current revision and returns
+// that revision; watches and lists at older revisions then get 410 Gone.
+func (s *Server) CompactNow(ctx context.Context) (int64, error) {
+	st := store.New(s.client, store.Options{Prefix: "/registry/", Logger: s.log})
+	rev, err := st.CurrentRevision(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return rev, st.Compact(ctx, rev)
+}
