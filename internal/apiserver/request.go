@@ -1,7 +1,9 @@
 package apiserver
 
 import (
+	"fmt"
 	"net/http"
+	"runtime/debug"
 	"strings"
 
 	"github.com/berth-dev/berth/internal/apiserver/registry"
@@ -143,6 +145,17 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	done := s.metrics.observe(verb, resource)
 	rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
 	defer func() { done(rec.code) }()
+	defer func() {
+		// A bug must cost one request, not the server: log it with the stack.
+		if p := recover(); p != nil {
+			if p == http.ErrAbortHandler {
+				panic(p)
+			}
+			s.log.Error("panic serving request", "method", r.Method, "path", r.URL.Path, "panic", p, "stack", string(debug.Stack()))
+			rec.code = http.StatusInternalServerError
+			s.writeError(rec, r, apierrors.NewInternalError(fmt.Errorf("internal error while serving %s %s", r.Method, r.URL.Path)))
+		}
+	}()
 	if err != nil {
 		s.writeError(rec, r, err)
 		return

@@ -103,10 +103,15 @@ func (s *Server) patch(q *request) error {
 	return nil
 }
 
-// applyPatch applies a JSON, merge or strategic-merge patch to doc.
-func applyPatch(contentType string, doc, patch []byte, schemaObj runtime.Object) ([]byte, error) {
-	var out []byte
-	var err error
+// applyPatch applies a JSON, merge or strategic-merge patch to doc. The
+// patch libraries can panic on some malformed patches (found by fuzzing);
+// that is the client's bad input, so it becomes a 400.
+func applyPatch(contentType string, doc, patch []byte, schemaObj runtime.Object) (out []byte, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			out, err = nil, apierrors.NewBadRequest(fmt.Sprintf("the patch could not be applied: malformed patch (%v)", r))
+		}
+	}()
 	switch contentType {
 	case "application/json-patch+json":
 		var p jsonpatch.Patch
