@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"fmt"
+	"github.com/berth-dev/berth/internal/controller"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -30,6 +31,15 @@ type Config struct {
 	Version string
 	// Logger receives the control plane's logs.
 	Logger *slog.Logger
+	// Controllers are the controllers to run under leader election; nil
+	// means DefaultControllers.
+	Controllers []controller.Factory
+	// NoControllers runs the API server alone (tests of one controller).
+	NoControllers bool
+	// ControllerWorkers is the number of workers per controller (default 4).
+	ControllerWorkers int
+	// Identity names this server in leader election (default: hostname+uuid).
+	Identity string
 }
 
 // DefaultDataDir is $BERTH_DATA_DIR, else /var/lib/berth for root, else

@@ -15,9 +15,12 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/internal/apiserver"
+	"github.com/berth-dev/berth/internal/controller"
 	"github.com/berth-dev/berth/internal/pki"
 	"github.com/berth-dev/berth/internal/store"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 )
 
 // Server is a running control plane.
@@ -156,6 +159,9 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 			}
 		}()
 	}
+	if err := s.startControllers(runCtx); err != nil {
+		return nil, err
+	}
 	s.ready.Store(true)
 	ok = true
 	s.log.Info("control plane ready", "url", s.url, "kubeconfig", s.kubeconfig, "dataDir", cfg.DataDir)
@@ -199,6 +205,9 @@ func (s *Server) Err() <-chan error { return s.errc }
 func (s *Server) Close() {
 	s.once.Do(func() {
 		s.ready.Store(false)
+		if s.cancel != nil {
+			s.cancel() // controllers stop and release their Lease first
+		}
 		if s.http != nil {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 			_ = s.http.Shutdown(ctx)
@@ -227,4 +236,45 @@ func (s *Server) CompactNow(ctx context.Context) (int64, error) {
 		return 0, err
 	}
 	return rev, st.Compact(ctx, rev)
+}
+
+// RestConfig returns a client configuration for the admin user.
+func (s *Server) RestConfig() *rest.Config {
+	return &rest.Config{
+		Host:            s.url,
+		BearerToken:     s.adminToken,
+		TLSClientConfig: rest.TLSClientConfig{CAData: s.caPEM},
+		QPS:             500,
+		Burst:           1000,
+	}
+}
+
+// startControllers runs the controller manager (leader-elected) in the
+// background until runCtx is done.
+func (s *Server) startControllers(runCtx context.Context) error {
+	factories := s.cfg.Controllers
+	if factories == nil {
+		factories = DefaultControllers()
+	}
+	if s.cfg.NoControllers || len(factories) == 0 {
+		return nil
+	}
+	rc := s.RestConfig()
+	rc.UserAgent = "berth-controller-manager"
+	client, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		return fmt.Errorf("server: controller client: %w", err)
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		err := controller.RunManager(runCtx, controller.ManagerConfig{
+			Client: client, Factories: factories, Workers: s.cfg.ControllerWorkers,
+			Identity: s.cfg.Identity, Logger: s.log,
+		})
+		if err != nil {
+			s.errc <- err
+		}
+	}()
+	return nil
 }

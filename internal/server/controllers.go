@@ -1,0 +1,8 @@
+package server
+
+import "github.com/berth-dev/berth/internal/controller"
+
+// DefaultControllers lists the controllers `berth server` runs.
+func DefaultControllers() []controller.Factory {
+	return []controller.Factory{}
+}
