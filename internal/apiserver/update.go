@@ -205,7 +205,7 @@ func (s *Server) updateObject(ctx context.Context, q *request, mutate mutateFunc
 			return obj, nil
 		}
 		key := objectKey(res, q.namespace, q.name)
-		if m.GetDeletionTimestamp() != nil && len(m.GetFinalizers()) == 0 && om.GetDeletionTimestamp() != nil {
+		if m.GetDeletionTimestamp() != nil && len(m.GetFinalizers()) == 0 && om.GetDeletionTimestamp() != nil && !namespaceHeld(obj) {
 			// The last finalizer is gone: the object goes.
 			_, err := s.store.Delete(ctx, key, curRev, append(keys.release, s.alloc.heldKeys(cur)...)...)
 			if err == nil {
@@ -230,6 +230,13 @@ func (s *Server) updateObject(ctx context.Context, q *request, mutate mutateFunc
 		setRV(obj, rev)
 		return obj, nil
 	}
+}
+
+// namespaceHeld reports whether obj is a namespace whose spec finalizers
+// (the namespace controller's) still hold it.
+func namespaceHeld(obj runtime.Object) bool {
+	ns, ok := obj.(*corev1.Namespace)
+	return ok && len(ns.Spec.Finalizers) > 0
 }
 
 // bindingStrategy is the (empty) strategy of a binding's pod write.
