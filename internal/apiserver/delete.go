@@ -11,6 +11,7 @@ import (
 	"github.com/berth-dev/berth/internal/apiserver/registry"
 	"github.com/berth-dev/berth/internal/store"
 	corev1 "k8s.io/api/core/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -115,8 +116,8 @@ func (s *Server) deleteObject(ctx context.Context, res *registry.Resource, ns, n
 			}
 		}
 		next, code, mark := planDeletion(cur, opts)
-		if dry {
-			return next, code, nil
+		if dry || (mark && apiequality.Semantic.DeepEqual(next, cur)) {
+			return next, code, nil // dry run, or already marked: nothing to write
 		}
 		key := objectKey(res, m.GetNamespace(), name)
 		var rev int64

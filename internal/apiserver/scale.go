@@ -111,7 +111,11 @@ func (s *Server) serveScale(q *request) error {
 				field.ErrorList{field.Invalid(field.NewPath("spec", "replicas"), sc.Spec.Replicas, "must be greater than or equal to 0")})
 		}
 		setReplicas(cur, sc.Spec.Replicas)
-		accessor(cur).SetResourceVersion(sc.ResourceVersion)
+		rv := sc.ResourceVersion
+		if q.verb == "patch" && !patchSetsResourceVersion(body) {
+			rv = ""
+		}
+		accessor(cur).SetResourceVersion(rv)
 		return cur, nil
 	}
 	sub := q.sub

@@ -1,6 +1,7 @@
 package apiserver
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -93,6 +94,11 @@ func (s *Server) patch(q *request) error {
 		if err := checkKind(q.res, obj); err != nil {
 			return nil, err
 		}
+		if !patchSetsResourceVersion(body) {
+			// The patched object inherits the current resourceVersion; only a
+			// patch that names one makes it a precondition.
+			accessor(obj).SetResourceVersion("")
+		}
 		return obj, nil
 	}
 	out, err := s.updateObject(q.r.Context(), q, mutate, dry)
@@ -101,6 +107,13 @@ func (s *Server) patch(q *request) error {
 	}
 	writeJSON(q.w, http.StatusOK, out)
 	return nil
+}
+
+// patchSetsResourceVersion reports whether a patch body mentions
+// metadata.resourceVersion (then it is an optimistic-concurrency
+// precondition, and a conflict is the client's to handle).
+func patchSetsResourceVersion(patch []byte) bool {
+	return bytes.Contains(patch, []byte("resourceVersion"))
 }
 
 // applyPatch applies a JSON, merge or strategic-merge patch to doc. The

@@ -1,8 +1,13 @@
 package server
 
-import "github.com/berth-dev/berth/internal/controller"
+import (
+	"github.com/berth-dev/berth/internal/controller"
+	"github.com/berth-dev/berth/internal/controller/gc"
+)
 
 // DefaultControllers lists the controllers `berth server` runs.
 func DefaultControllers() []controller.Factory {
-	return []controller.Factory{}
+	return []controller.Factory{
+		gc.New,
+	}
 }
