@@ -18,6 +18,10 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
+// maxGeneratedNameLength is how much of generateName is kept before the
+// random suffix, so generated names stay within 63 characters.
+const maxGeneratedNameLength = 58
+
 // dryRun reports whether the request asks for dryRun=All; other values are
 // rejected.
 func dryRun(r *http.Request) (bool, error) {
@@ -86,7 +90,11 @@ func (s *Server) createObject(ctx context.Context, res *registry.Resource, ns st
 		m.SetNamespace("")
 	}
 	if m.GetName() == "" && m.GetGenerateName() != "" {
-		m.SetName(m.GetGenerateName() + utilrand.String(5))
+		base := m.GetGenerateName()
+		if len(base) > maxGeneratedNameLength {
+			base = base[:maxGeneratedNameLength] // as Kubernetes: room for the suffix
+		}
+		m.SetName(base + utilrand.String(5))
 	}
 	if m.GetName() == "" {
 		return nil, invalid(res, "", field.ErrorList{field.Required(field.NewPath("metadata", "name"), "name or generateName is required")})

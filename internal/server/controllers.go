@@ -3,11 +3,13 @@ package server
 import (
 	"github.com/berth-dev/berth/internal/controller"
 	"github.com/berth-dev/berth/internal/controller/gc"
+	"github.com/berth-dev/berth/internal/controller/replicaset"
 )
 
 // DefaultControllers lists the controllers `berth server` runs.
 func DefaultControllers() []controller.Factory {
 	return []controller.Factory{
 		gc.New,
+		replicaset.New,
 	}
 }

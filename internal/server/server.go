@@ -261,6 +261,7 @@ func (s *Server) startControllers(runCtx context.Context) error {
 	}
 	rc := s.RestConfig()
 	rc.UserAgent = "berth-controller-manager"
+	rc.QPS, rc.Burst = 5000, 10000 // loopback: the server, not the client, is the limit
 	client, err := kubernetes.NewForConfig(rc)
 	if err != nil {
 		return fmt.Errorf("server: controller client: %w", err)

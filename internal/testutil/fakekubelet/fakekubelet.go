@@ -19,6 +19,9 @@ import (
 	"k8s.io/client-go/tools/cache"
 )
 
+// NeverReadyAnnotation ("true") on a pod keeps it Running but not Ready.
+const NeverReadyAnnotation = "fakekubelet.berth.io/never-ready"
+
 // ExitCodeAnnotation on a pod (or its template) makes its containers exit
 // with that code when the pod's restartPolicy is not Always.
 const ExitCodeAnnotation = "fakekubelet.berth.io/exit-code"
@@ -166,13 +169,22 @@ func (k *Kubelet) ip() string {
 func running(pod *corev1.Pod, ip string) corev1.PodStatus {
 	now := metav1.Now()
 	st := corev1.PodStatus{Phase: corev1.PodRunning, PodIP: ip, PodIPs: []corev1.PodIP{{IP: ip}}, HostIP: "127.0.0.1", StartTime: &now, QOSClass: pod.Status.QOSClass}
+	ready := pod.Annotations[NeverReadyAnnotation] != "true"
+	readyStatus := corev1.ConditionTrue
+	if !ready {
+		readyStatus = corev1.ConditionFalse
+	}
 	for _, t := range []corev1.PodConditionType{corev1.PodScheduled, corev1.PodInitialized, corev1.ContainersReady, corev1.PodReady} {
-		st.Conditions = append(st.Conditions, corev1.PodCondition{Type: t, Status: corev1.ConditionTrue, LastTransitionTime: now})
+		c := corev1.PodCondition{Type: t, Status: corev1.ConditionTrue, LastTransitionTime: now}
+		if t == corev1.ContainersReady || t == corev1.PodReady {
+			c.Status = readyStatus
+		}
+		st.Conditions = append(st.Conditions, c)
 	}
 	for _, c := range pod.Spec.Containers {
 		st.ContainerStatuses = append(st.ContainerStatuses, corev1.ContainerStatus{
 			Name: c.Name, Image: c.Image, ImageID: "fake://" + c.Image, ContainerID: "fake://" + string(pod.UID) + "/" + c.Name,
-			Ready: true, Started: ptr(true), State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: now}},
+			Ready: ready, Started: ptr(true), State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: now}},
 		})
 	}
 	return st
