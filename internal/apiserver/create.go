@@ -159,8 +159,12 @@ func (s *Server) checkNamespaceActive(ctx context.Context, ns string) error {
 		return err
 	}
 	if n, ok := obj.(*corev1.Namespace); ok && (n.Status.Phase == corev1.NamespaceTerminating || n.DeletionTimestamp != nil) {
-		return apierrors.NewForbidden(schema.GroupResource{Resource: "namespaces"}, ns,
+		e := apierrors.NewForbidden(schema.GroupResource{Resource: "namespaces"}, ns,
 			fmt.Errorf("unable to create new content in namespace %s because it is being terminated", ns))
+		e.ErrStatus.Details.Causes = append(e.ErrStatus.Details.Causes, metav1.StatusCause{
+			Type: corev1.NamespaceTerminatingCause, Message: fmt.Sprintf("namespace %s is being terminated", ns), Field: "metadata.namespace",
+		})
+		return e
 	}
 	return nil
 }

@@ -25,6 +25,9 @@ const (
 	finalizerForeground = metav1.FinalizerDeleteDependents
 )
 
+// protectedNamespaces may not be deleted, as in Kubernetes.
+var protectedNamespaces = map[string]bool{"default": true, "kube-system": true, "kube-public": true}
+
 // parseDeleteOptions reads DeleteOptions from the body (if any) and the
 // query parameters.
 func (s *Server) parseDeleteOptions(q *request) (metav1.DeleteOptions, error) {
@@ -107,6 +110,9 @@ func (s *Server) deleteObject(ctx context.Context, res *registry.Resource, ns, n
 			return nil, 0, err
 		}
 		m := accessor(cur)
+		if _, isNS := cur.(*corev1.Namespace); isNS && protectedNamespaces[name] {
+			return nil, 0, apierrors.NewForbidden(gr, name, fmt.Errorf("this namespace may not be deleted"))
+		}
 		if p := opts.Preconditions; p != nil {
 			if p.UID != nil && *p.UID != m.GetUID() {
 				return nil, 0, apierrors.NewConflict(gr, name, fmt.Errorf("Precondition failed: UID in precondition: %s, UID in object meta: %s", *p.UID, m.GetUID()))

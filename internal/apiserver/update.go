@@ -218,7 +218,8 @@ func (s *Server) updateObject(ctx context.Context, q *request, mutate mutateFunc
 			return obj, nil
 		}
 		key := objectKey(res, q.namespace, q.name)
-		if m.GetDeletionTimestamp() != nil && len(m.GetFinalizers()) == 0 && om.GetDeletionTimestamp() != nil && !namespaceHeld(obj) {
+		if m.GetDeletionTimestamp() != nil && len(m.GetFinalizers()) == 0 && len(om.GetFinalizers()) > 0 && om.GetDeletionTimestamp() != nil && !namespaceHeld(obj) ||
+			namespaceReleased(obj, cur) {
 			// The last finalizer is gone: the object goes.
 			_, err := s.store.Delete(ctx, key, curRev, append(keys.release, s.alloc.heldKeys(cur)...)...)
 			if err == nil {
@@ -250,6 +251,15 @@ func (s *Server) updateObject(ctx context.Context, q *request, mutate mutateFunc
 func namespaceHeld(obj runtime.Object) bool {
 	ns, ok := obj.(*corev1.Namespace)
 	return ok && len(ns.Spec.Finalizers) > 0
+}
+
+// namespaceReleased reports whether an update removed the last spec
+// finalizer of a terminating namespace (then the namespace goes).
+func namespaceReleased(obj, old runtime.Object) bool {
+	ns, ok := obj.(*corev1.Namespace)
+	oldNS, _ := old.(*corev1.Namespace)
+	return ok && oldNS != nil && ns.DeletionTimestamp != nil && len(ns.Finalizers) == 0 &&
+		len(ns.Spec.Finalizers) == 0 && len(oldNS.Spec.Finalizers) > 0
 }
 
 // bindingStrategy is the (empty) strategy of a binding's pod write.

@@ -3,6 +3,8 @@ package server
 import (
 	"github.com/berth-dev/berth/internal/controller"
 	"github.com/berth-dev/berth/internal/controller/gc"
+	"github.com/berth-dev/berth/internal/controller/job"
+	"github.com/berth-dev/berth/internal/controller/namespace"
 	"github.com/berth-dev/berth/internal/controller/replicaset"
 )
 
@@ -11,5 +13,7 @@ func DefaultControllers() []controller.Factory {
 	return []controller.Factory{
 		gc.New,
 		replicaset.New,
+		job.New,
+		namespace.New,
 	}
 }
