@@ -2,6 +2,8 @@ package server
 
 import (
 	"github.com/berth-dev/berth/internal/controller"
+	"github.com/berth-dev/berth/internal/controller/endpoints"
+	"github.com/berth-dev/berth/internal/controller/endpointslice"
 	"github.com/berth-dev/berth/internal/controller/gc"
 	"github.com/berth-dev/berth/internal/controller/job"
 	"github.com/berth-dev/berth/internal/controller/namespace"
@@ -15,5 +17,7 @@ func DefaultControllers() []controller.Factory {
 		replicaset.New,
 		job.New,
 		namespace.New,
+		endpoints.New,
+		endpointslice.New,
 	}
 }
