@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
 )
@@ -101,7 +102,11 @@ func (q *Queue) next(ctx context.Context) bool {
 		q.q.AddAfter(key, after.Delay)
 	case ctx.Err() != nil:
 	default:
-		q.log.Info("reconcile failed, retrying with back-off", "key", key, "err", err, "retries", q.q.NumRequeues(key))
+		level := slog.LevelInfo
+		if apierrors.IsConflict(err) {
+			level = slog.LevelDebug // a stale cache; the next event brings the new version
+		}
+		q.log.Log(ctx, level, "reconcile failed, retrying with back-off", "key", key, "err", err, "retries", q.q.NumRequeues(key))
 		q.q.AddRateLimited(key)
 	}
 	return true

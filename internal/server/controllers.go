@@ -2,6 +2,7 @@ package server
 
 import (
 	"github.com/berth-dev/berth/internal/controller"
+	"github.com/berth-dev/berth/internal/controller/deployment"
 	"github.com/berth-dev/berth/internal/controller/endpoints"
 	"github.com/berth-dev/berth/internal/controller/endpointslice"
 	"github.com/berth-dev/berth/internal/controller/gc"
@@ -15,6 +16,7 @@ func DefaultControllers() []controller.Factory {
 	return []controller.Factory{
 		gc.New,
 		replicaset.New,
+		deployment.New,
 		job.New,
 		namespace.New,
 		endpoints.New,

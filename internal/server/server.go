@@ -36,6 +36,9 @@ type Server struct {
 	client *clientv3.Client
 	http   *http.Server
 	ready  atomic.Bool
+	// managerDone closes when the controller manager has stopped (and
+	// released its Lease); nil when no controllers run.
+	managerDone chan struct{}
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	errc   chan error
@@ -208,6 +211,13 @@ func (s *Server) Close() {
 		if s.cancel != nil {
 			s.cancel() // controllers stop and release their Lease first
 		}
+		if s.managerDone != nil {
+			select {
+			case <-s.managerDone:
+			case <-time.After(5 * time.Second):
+				s.log.Warn("controller manager did not stop in time")
+			}
+		}
 		if s.http != nil {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 			_ = s.http.Shutdown(ctx)
@@ -266,9 +276,9 @@ func (s *Server) startControllers(runCtx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("server: controller client: %w", err)
 	}
-	s.wg.Add(1)
+	s.managerDone = make(chan struct{})
 	go func() {
-		defer s.wg.Done()
+		defer close(s.managerDone)
 		err := controller.RunManager(runCtx, controller.ManagerConfig{
 			Client: client, Factories: factories, Workers: s.cfg.ControllerWorkers,
 			Identity: s.cfg.Identity, Logger: s.log,
