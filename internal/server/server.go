@@ -39,10 +39,10 @@ type Server struct {
 	// managerDone closes when the controller manager has stopped (and
 	// released its Lease); nil when no controllers run.
 	managerDone chan struct{}
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	errc   chan error
-	once   sync.Once
+	cancel      context.CancelFunc
+	wg          sync.WaitGroup
+	errc        chan error
+	once        sync.Once
 }
 
 // Start brings up the control plane and returns once it serves and is ready.
