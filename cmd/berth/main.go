@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/berth-dev/berth/internal/kubectl"
 	"github.com/berth-dev/berth/internal/server"
+	"k8s.io/klog/v2"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -96,6 +96,7 @@ func runServer(name string, args []string, defaultListen string, stdout, stderr 
 		return 2
 	}
 	cfg.Logger, cfg.Version = logger, version
+	klog.SetSlogLogger(logger.With("source", "client-go")) // leader election and informers log through klog
 	cfg.EtcdEndpoints = splitList(*etcd)
 	cfg.ExtraSANs = splitList(*sans)
 	if abs, err := filepath.Abs(cfg.DataDir); err == nil {
@@ -138,5 +139,3 @@ func splitList(s string) []string {
 	}
 	return out
 }
-
-var errUsage = errors.New("usage")

@@ -36,6 +36,9 @@ func start(t *testing.T, cfg server.Config) *server.Server {
 		cfg.DataDir = t.TempDir()
 	}
 	cfg.Listen = "127.0.0.1:0"
+	if cfg.Controllers == nil {
+		cfg.NoControllers = true // these tests look at the API alone
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	srv, err := server.Start(ctx, cfg)
