@@ -15,7 +15,7 @@ func TestEveryKindAppliesAndDescribes(t *testing.T) {
 		{"configmap/cfg", []string{`NAME\s+DATA\s+AGE`, `cfg\s+1`}, []string{`Name:\s+cfg`, `a:`}},
 		{"secret/sec", []string{`NAME\s+TYPE\s+DATA`, `sec\s+Opaque\s+1`}, []string{`password:\s+7 bytes`}},
 		{"pod/pod1", []string{`NAME\s+READY\s+STATUS\s+RESTARTS\s+AGE`, `pod1\s+0/1\s+Pending\s+0`}, []string{`Image:\s+busybox:1.36`, `Status:\s+Pending`}},
-		{"replicaset/rs1", []string{`NAME\s+DESIRED\s+CURRENT\s+READY`, `rs1\s+1\s+0\s+0`}, []string{`Replicas:\s+0 current / 1 desired`}},
+		{"replicaset/rs1", []string{`NAME\s+DESIRED\s+CURRENT\s+READY`, `rs1\s+1\s+[01]\s+0`}, []string{`Replicas:\s+[01] current / 1 desired`}},
 		{"job/job1", []string{`NAME\s+STATUS\s+COMPLETIONS`, `job1\s+\S+\s+0/1`}, []string{`Completions:\s+1`, `Parallelism:\s+1`}},
 		{"hpa/hpa1", []string{`NAME\s+REFERENCE\s+TARGETS\s+MINPODS\s+MAXPODS\s+REPLICAS`, `hpa1\s+Deployment/web\s+cpu: <unknown>/70%\s+1\s+4`}, []string{`Reference:\s+Deployment/web`, `Min replicas:\s+1`}},
 		{"node/node1", []string{`NAME\s+STATUS\s+ROLES\s+AGE\s+VERSION`, `node1\s+(Unknown|NotReady)`}, []string{`Name:\s+node1`, `Labels:\s+kubernetes.io/hostname=node1`}},

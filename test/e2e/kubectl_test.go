@@ -47,7 +47,7 @@ func TestSeedApplyGetScaleDelete(t *testing.T) {
 
 	// Tables with the columns users know.
 	expectMatch(t, "get deploy", c.mustKubectl("get", "deploy"),
-		`NAME\s+READY\s+UP-TO-DATE\s+AVAILABLE\s+AGE`, `my-web-app-deployment\s+0/3\s+0\s+0\s+\d+s`)
+		`NAME\s+READY\s+UP-TO-DATE\s+AVAILABLE\s+AGE`, `my-web-app-deployment\s+0/3\s+\d\s+0\s+\d+s`)
 	expectMatch(t, "get deploy -o wide", c.mustKubectl("get", "deploy", "-o", "wide"),
 		`CONTAINERS\s+IMAGES\s+SELECTOR`, `my-web-app\s+my-web-app\s+app=my-web-app`)
 	expectMatch(t, "get svc", c.mustKubectl("get", "svc"),

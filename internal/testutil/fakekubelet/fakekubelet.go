@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
@@ -50,6 +52,11 @@ type Kubelet struct {
 	nextIP atomic.Uint32
 	rr     atomic.Uint32
 	nodes  map[string]bool
+	// seen and started remember when a pod was first seen bound and when
+	// it started running (API timestamps have only second precision).
+	mu      sync.Mutex
+	seen    map[types.UID]time.Time
+	started map[types.UID]time.Time
 }
 
 // Run registers the nodes and serves pods until ctx is done.
@@ -60,7 +67,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	k := &Kubelet{cfg: cfg, nodes: map[string]bool{}}
+	k := &Kubelet{cfg: cfg, nodes: map[string]bool{}, seen: map[types.UID]time.Time{}, started: map[types.UID]time.Time{}}
 	for _, n := range cfg.Nodes {
 		k.nodes[n] = true
 		if err := k.registerNode(ctx, n); err != nil {
@@ -135,20 +142,30 @@ func (k *Kubelet) reconcile(ctx context.Context, key string) error {
 	case !k.nodes[pod.Spec.NodeName]:
 		return nil
 	case pod.Status.Phase == corev1.PodPending || pod.Status.Phase == "":
-		if wait := time.Until(pod.CreationTimestamp.Add(k.cfg.StartDelay)); wait > 0 {
+		if wait := time.Until(k.firstSeen(k.seen, pod.UID).Add(k.cfg.StartDelay)); wait > 0 {
 			return controller.RequeueAfter{Delay: wait}
 		}
+		k.firstSeen(k.started, pod.UID)
 		return k.setStatus(ctx, pod, running(pod, k.ip()))
 	case pod.Status.Phase == corev1.PodRunning && pod.Spec.RestartPolicy != corev1.RestartPolicyAlways:
-		start := pod.Status.StartTime
-		if start != nil {
-			if wait := time.Until(start.Add(k.cfg.RunFor)); wait > 0 {
-				return controller.RequeueAfter{Delay: wait}
-			}
+		if wait := time.Until(k.firstSeen(k.started, pod.UID).Add(k.cfg.RunFor)); wait > 0 {
+			return controller.RequeueAfter{Delay: wait}
 		}
 		return k.setStatus(ctx, pod, finished(pod))
 	}
 	return nil
+}
+
+// firstSeen returns when uid was first recorded in m, recording now if not.
+func (k *Kubelet) firstSeen(m map[types.UID]time.Time, uid types.UID) time.Time {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	t, ok := m[uid]
+	if !ok {
+		t = time.Now()
+		m[uid] = t
+	}
+	return t
 }
 
 func (k *Kubelet) setStatus(ctx context.Context, pod *corev1.Pod, st corev1.PodStatus) error {
