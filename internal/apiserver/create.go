@@ -153,8 +153,11 @@ func (s *Server) createObject(ctx context.Context, res *registry.Resource, ns st
 
 // checkNamespaceActive fails when ns does not exist or is terminating.
 func (s *Server) checkNamespaceActive(ctx context.Context, ns string) error {
+	if s.namespaces.isActive(ns) {
+		return nil
+	}
 	nsRes := s.byPath[schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}]
-	obj, _, err := s.getObject(ctx, nsRes, "", ns)
+	obj, _, err := s.getForUpdate(ctx, nsRes, "", ns)
 	if err != nil {
 		return err
 	}
@@ -166,6 +169,7 @@ func (s *Server) checkNamespaceActive(ctx context.Context, ns string) error {
 		})
 		return e
 	}
+	s.namespaces.markActive(ns)
 	return nil
 }
 

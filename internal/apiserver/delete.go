@@ -105,7 +105,7 @@ func (s *Server) deleteObject(ctx context.Context, res *registry.Resource, ns, n
 	gr := grOf(res)
 	dry := len(opts.DryRun) > 0
 	for attempt := 0; ; attempt++ {
-		cur, curRev, err := s.getObject(ctx, res, ns, name)
+		cur, curRev, err := s.getForUpdate(ctx, res, ns, name)
 		if err != nil {
 			return nil, 0, err
 		}
@@ -121,9 +121,21 @@ func (s *Server) deleteObject(ctx context.Context, res *registry.Resource, ns, n
 				return nil, 0, apierrors.NewConflict(gr, name, fmt.Errorf("Precondition failed: ResourceVersion in precondition: %s, ResourceVersion in object meta: %s", *p.ResourceVersion, m.GetResourceVersion()))
 			}
 		}
+		if res.Kind == "Namespace" {
+			s.namespaces.forget(name)
+		}
 		next, code, mark := planDeletion(cur, opts)
-		if dry || (mark && apiequality.Semantic.DeepEqual(next, cur)) {
-			return next, code, nil // dry run, or already marked: nothing to write
+		if dry {
+			return next, code, nil
+		}
+		if mark && apiequality.Semantic.DeepEqual(next, cur) {
+			// Already marked: nothing to write, if the read was current.
+			if fresh, err := s.isCurrent(ctx, res, m.GetNamespace(), name, curRev); err != nil {
+				return nil, 0, err
+			} else if fresh || attempt >= maxUpdateAttempts {
+				return next, code, nil
+			}
+			continue
 		}
 		key := objectKey(res, m.GetNamespace(), name)
 		var rev int64

@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/berth-dev/berth/internal/apiserver/registry"
+	"github.com/berth-dev/berth/internal/store"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -83,9 +84,20 @@ func (s *Server) encodeForStorage(res *registry.Resource, obj runtime.Object) ([
 	return json.Marshal(stored)
 }
 
-// getObject reads one object; the error is a Kubernetes status error.
+// getObject reads one object (linearizable); the error is a Kubernetes
+// status error.
 func (s *Server) getObject(ctx context.Context, res *registry.Resource, ns, name string) (runtime.Object, int64, error) {
-	kv, err := s.store.Get(ctx, objectKey(res, ns, name))
+	return s.readObject(ctx, res, ns, name, s.store.Get)
+}
+
+// getForUpdate reads one object that a revision-guarded write will change;
+// a serializable read suffices because a stale revision fails the write.
+func (s *Server) getForUpdate(ctx context.Context, res *registry.Resource, ns, name string) (runtime.Object, int64, error) {
+	return s.readObject(ctx, res, ns, name, s.store.GetForUpdate)
+}
+
+func (s *Server) readObject(ctx context.Context, res *registry.Resource, ns, name string, get func(context.Context, string) (store.KV, error)) (runtime.Object, int64, error) {
+	kv, err := get(ctx, objectKey(res, ns, name))
 	if err != nil {
 		return nil, 0, storeError(err, grOf(res), name)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/http/pprof"
 	"net/netip"
 	"strings"
 	"time"
@@ -47,6 +48,8 @@ type Server struct {
 	log     *slog.Logger
 	metrics *metrics
 	alloc   *allocator
+	// namespaces caches recently seen Active namespaces for creates.
+	namespaces namespaceCache
 
 	// byPath finds a resource by group, version and plural name.
 	byPath map[schema.GroupVersionResource]*registry.Resource
@@ -146,6 +149,9 @@ func (s *Server) routes() {
 	mux.Handle("/readyz", public(s.serveReady))
 	mux.Handle("/version", public(s.serveVersion))
 	mux.Handle("/metrics", s.authenticate(s.metrics.handler()))
+	mux.Handle("/debug/pprof/", s.authenticate(http.HandlerFunc(pprof.Index)))
+	mux.Handle("/debug/pprof/profile", s.authenticate(http.HandlerFunc(pprof.Profile)))
+	mux.Handle("/debug/pprof/trace", s.authenticate(http.HandlerFunc(pprof.Trace)))
 	mux.Handle("/openapi/", s.authenticate(s.instrument("openapi", s.serveOpenAPI)))
 	mux.Handle("/api", s.authenticate(s.instrument("discovery", s.serveLegacyRoot)))
 	mux.Handle("/apis", s.authenticate(s.instrument("discovery", s.serveGroupsRoot)))

@@ -109,6 +109,16 @@ func (s *Server) patch(q *request) error {
 	return nil
 }
 
+// isCurrent reports whether the object's stored revision is still rev,
+// with a linearizable read.
+func (s *Server) isCurrent(ctx context.Context, res *registry.Resource, ns, name string, rev int64) (bool, error) {
+	kv, err := s.store.Get(ctx, objectKey(res, ns, name))
+	if err != nil {
+		return false, storeError(err, grOf(res), name)
+	}
+	return kv.ModRevision == rev, nil
+}
+
 // patchSetsResourceVersion reports whether a patch body mentions
 // metadata.resourceVersion (then it is an optimistic-concurrency
 // precondition, and a conflict is the client's to handle).
@@ -150,9 +160,12 @@ func applyPatch(contentType string, doc, patch []byte, schemaObj runtime.Object)
 func (s *Server) updateObject(ctx context.Context, q *request, mutate mutateFunc, dry bool) (runtime.Object, error) {
 	res := q.res
 	for attempt := 0; ; attempt++ {
-		cur, curRev, err := s.getObject(ctx, res, q.namespace, q.name)
+		cur, curRev, err := s.getForUpdate(ctx, res, q.namespace, q.name)
 		if err != nil {
 			return nil, err
+		}
+		if res.Kind == "Namespace" {
+			s.namespaces.forget(q.name)
 		}
 		obj, err := mutate(cur.DeepCopyObject())
 		if err != nil {
@@ -212,7 +225,14 @@ func (s *Server) updateObject(ctx context.Context, q *request, mutate mutateFunc
 		}
 		m.SetResourceVersion(om.GetResourceVersion())
 		if apiequality.Semantic.DeepEqual(obj, cur) {
-			return cur, nil // no-op: nothing written, resourceVersion unchanged
+			// No-op: nothing written, resourceVersion unchanged, provided
+			// the (serializable) read was current.
+			if fresh, err := s.isCurrent(ctx, res, q.namespace, q.name, curRev); err != nil {
+				return nil, err
+			} else if !fresh && attempt < maxUpdateAttempts {
+				continue
+			}
+			return cur, nil
 		}
 		if dry {
 			return obj, nil

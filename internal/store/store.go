@@ -93,6 +93,24 @@ func (s *Store) Get(ctx context.Context, key string) (KV, error) {
 	return s.toKV(resp.Kvs[0]), nil
 }
 
+// GetForUpdate reads key like Get, but as a serializable read: it skips the
+// linearizable read barrier, so on an etcd follower it may return a slightly
+// old revision. Use it only to read what a revision-guarded write
+// (Update/Delete with expectedRev) then changes: a stale read makes that
+// write fail with ErrConflict instead of losing an update.
+func (s *Store) GetForUpdate(ctx context.Context, key string) (KV, error) {
+	cctx, cancel := s.call(ctx)
+	defer cancel()
+	resp, err := s.cli.Get(cctx, s.full(key), clientv3.WithSerializable())
+	if err != nil {
+		return KV{}, wrapErr(ctx, cctx, "get", key, err)
+	}
+	if len(resp.Kvs) == 0 {
+		return KV{}, fmt.Errorf("store: get %q: %w", key, ErrNotFound)
+	}
+	return s.toKV(resp.Kvs[0]), nil
+}
+
 // ListOptions select what List reads.
 type ListOptions struct {
 	// Revision is the revision to read at; 0 means the latest.
