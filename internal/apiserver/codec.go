@@ -139,6 +139,16 @@ func (s *Server) decodeObject(q *request, body []byte) (runtime.Object, error) {
 	if err != nil {
 		return nil, err
 	}
+	if mt, _, _ := mime.ParseMediaType(q.r.Header.Get("Content-Type")); mt == protobufContentType {
+		obj := q.res.New()
+		if _, _, err := protobufCodec.Decode(body, nil, obj); err != nil {
+			return nil, apierrors.NewBadRequest("the body of the request could not be decoded as protobuf: " + err.Error())
+		}
+		if err := checkKind(q.res, obj); err != nil {
+			return nil, err
+		}
+		return obj, nil
+	}
 	data, err := toJSON(q.r, body)
 	if err != nil {
 		return nil, err

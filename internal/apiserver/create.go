@@ -72,7 +72,7 @@ func (s *Server) create(q *request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(q.w, http.StatusCreated, out)
+	writeObject(q.w, q.r, http.StatusCreated, out)
 	return nil
 }
 

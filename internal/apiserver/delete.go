@@ -94,7 +94,7 @@ func (s *Server) delete(q *request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(q.w, code, obj)
+	writeObject(q.w, q.r, code, obj)
 	return nil
 }
 

@@ -32,6 +32,10 @@ func (s *Server) get(q *request) error {
 	if err != nil {
 		return err
 	}
+	if out.kind == asObject {
+		writeObject(q.w, q.r, http.StatusOK, obj)
+		return nil
+	}
 	writeJSON(q.w, http.StatusOK, out.render(q.res, obj))
 	return nil
 }
@@ -247,7 +251,7 @@ func (s *Server) list(q *request) error {
 		lacc.SetResourceVersion(lm.resourceVersion)
 		lacc.SetContinue(cont)
 		list.GetObjectKind().SetGroupVersionKind(q.res.GroupVersion.WithKind(q.res.Kind + "List"))
-		writeJSON(q.w, http.StatusOK, list)
+		writeObject(q.w, q.r, http.StatusOK, list)
 	}
 	return nil
 }

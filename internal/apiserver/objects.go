@@ -2,7 +2,6 @@ package apiserver
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strconv"
 
@@ -52,7 +51,7 @@ func objectKey(res *registry.Resource, ns, name string) string {
 func (s *Server) decodeStored(res *registry.Resource, value []byte, rev int64) (runtime.Object, error) {
 	st := s.storageOf(res)
 	obj := st.New()
-	if err := json.Unmarshal(value, obj); err != nil {
+	if err := decodeStoredBytes(value, obj); err != nil {
 		return nil, fmt.Errorf("apiserver: decode stored %s: %w", st.Resource, err)
 	}
 	if res.FromStorage != nil {
@@ -81,7 +80,7 @@ func (s *Server) encodeForStorage(res *registry.Resource, obj runtime.Object) ([
 		return nil, err
 	}
 	m.SetResourceVersion("")
-	return json.Marshal(stored)
+	return encodeProtobuf(stored)
 }
 
 // getObject reads one object (linearizable); the error is a Kubernetes

@@ -56,7 +56,7 @@ func (s *Server) update(q *request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(q.w, http.StatusOK, out)
+	writeObject(q.w, q.r, http.StatusOK, out)
 	return nil
 }
 
@@ -105,7 +105,7 @@ func (s *Server) patch(q *request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(q.w, http.StatusOK, out)
+	writeObject(q.w, q.r, http.StatusOK, out)
 	return nil
 }
 
