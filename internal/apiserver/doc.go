@@ -9,8 +9,10 @@
 // server-side field validation, server-side Tables, bearer-token
 // authentication and Prometheus metrics.
 //
-// Objects are stored as JSON of their k8s.io/api type under
-// /registry/<group>/<resource>/[<namespace>/]<name>; resourceVersion is the
-// etcd mod revision of the key and is never stored inside the value.
-// Requests are answered as JSON only (Berth does not speak protobuf).
+// Objects are stored in Kubernetes' protobuf envelope (JSON written by older
+// versions is still read) under /registry/<group>/<resource>/[<namespace>/]<name>;
+// resourceVersion is the etcd mod revision of the key and is never stored
+// inside the value. Request bodies may be JSON, YAML or protobuf; objects
+// are answered as protobuf to clients that prefer it (client-go's typed
+// clients), everything else (tables, watches, errors) as JSON.
 package apiserver
