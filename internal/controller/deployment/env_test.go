@@ -12,8 +12,8 @@ import (
 	"github.com/berth-dev/berth/internal/controller"
 	"github.com/berth-dev/berth/internal/controller/deployment"
 	"github.com/berth-dev/berth/internal/controller/replicaset"
-	"github.com/berth-dev/berth/internal/server"
 	"github.com/berth-dev/berth/internal/testutil/fakekubelet"
+	"github.com/berth-dev/berth/internal/testutil/testenv"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -39,32 +39,8 @@ type env struct {
 
 func startServer(t *testing.T) *kubernetes.Clientset {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("integration: starts the API server and etcd")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	srv, err := server.Start(ctx, server.Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0",
-		Controllers: []controller.Factory{replicaset.New, deployment.New}})
-	if err != nil {
-		t.Fatalf("start server: %v", err)
-	}
-	t.Cleanup(srv.Close)
-	cs, err := kubernetes.NewForConfig(srv.RestConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	kctx, kcancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		err := fakekubelet.Run(kctx, fakekubelet.Config{Client: cs, Bind: true, StartDelay: 100 * time.Millisecond})
-		if err != nil && kctx.Err() == nil {
-			t.Errorf("fake kubelet: %v", err)
-		}
-	}()
-	t.Cleanup(func() { kcancel(); <-done }) // runs before srv.Close
-	return cs
+	return testenv.Start(t, testenv.Options{Controllers: []controller.Factory{replicaset.New, deployment.New},
+		Kubelet: &fakekubelet.Config{Bind: true, StartDelay: 100 * time.Millisecond}}).Client
 }
 
 // in returns an env for a fresh namespace named after the subtest.

@@ -9,8 +9,8 @@ import (
 
 	"github.com/berth-dev/berth/internal/controller"
 	"github.com/berth-dev/berth/internal/controller/endpoints"
-	"github.com/berth-dev/berth/internal/server"
 	"github.com/berth-dev/berth/internal/testutil/fakekubelet"
+	"github.com/berth-dev/berth/internal/testutil/testenv"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -23,31 +23,8 @@ const ns = "default"
 
 func start(t *testing.T) *kubernetes.Clientset {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("integration: starts the API server and etcd")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	srv, err := server.Start(ctx, server.Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0",
-		Controllers: []controller.Factory{endpoints.New}})
-	if err != nil {
-		t.Fatalf("start server: %v", err)
-	}
-	t.Cleanup(srv.Close)
-	cs, err := kubernetes.NewForConfig(srv.RestConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	kctx, kcancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := fakekubelet.Run(kctx, fakekubelet.Config{Client: cs, Bind: true}); err != nil && kctx.Err() == nil {
-			t.Errorf("fake kubelet: %v", err)
-		}
-	}()
-	t.Cleanup(func() { kcancel(); <-done })
-	return cs
+	return testenv.Start(t, testenv.Options{Controllers: []controller.Factory{endpoints.New},
+		Kubelet: &fakekubelet.Config{Bind: true}}).Client
 }
 
 // eventually polls cond until it returns "" or 30 s pass.

@@ -9,8 +9,8 @@ import (
 	"github.com/berth-dev/berth/internal/controller"
 	"github.com/berth-dev/berth/internal/controller/endpoints"
 	"github.com/berth-dev/berth/internal/controller/endpointslice"
-	"github.com/berth-dev/berth/internal/server"
 	"github.com/berth-dev/berth/internal/testutil/fakekubelet"
+	"github.com/berth-dev/berth/internal/testutil/testenv"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -32,31 +32,9 @@ type env struct {
 
 func start(t *testing.T) *env {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("integration: starts the API server and etcd")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	srv, err := server.Start(ctx, server.Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0",
-		Controllers: []controller.Factory{endpoints.New, endpointslice.New}})
-	if err != nil {
-		t.Fatalf("start server: %v", err)
-	}
-	t.Cleanup(srv.Close)
-	cs, err := kubernetes.NewForConfig(srv.RestConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	kctx, kcancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := fakekubelet.Run(kctx, fakekubelet.Config{Client: cs, Bind: true}); err != nil && kctx.Err() == nil {
-			t.Errorf("fake kubelet: %v", err)
-		}
-	}()
-	t.Cleanup(func() { kcancel(); <-done }) // runs before srv.Close
-	return &env{t: t, cs: cs}
+	te := testenv.Start(t, testenv.Options{Controllers: []controller.Factory{endpoints.New, endpointslice.New},
+		Kubelet: &fakekubelet.Config{Bind: true}})
+	return &env{t: t, cs: te.Client}
 }
 
 // service creates a ClusterIP service named name selecting app=name,

@@ -13,6 +13,7 @@ import (
 	"github.com/berth-dev/berth/internal/controller"
 	"github.com/berth-dev/berth/internal/controller/gc"
 	"github.com/berth-dev/berth/internal/server"
+	"github.com/berth-dev/berth/internal/testutil/testenv"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -36,15 +37,7 @@ func testLogger() *slog.Logger {
 
 // startTyped runs the API server with gc.New as its only controller.
 func startTyped(t *testing.T) kubernetes.Interface {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	srv, err := server.Start(ctx, server.Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0",
-		Controllers: []controller.Factory{gc.New}, Logger: testLogger()})
-	if err != nil {
-		t.Fatalf("start server: %v", err)
-	}
-	t.Cleanup(srv.Close)
-	return clientFor(t, srv)
+	return testenv.Start(t, testenv.Options{Controllers: []controller.Factory{gc.New}, Logger: testLogger()}).Client
 }
 
 // startMetadata runs the API server alone and the collector built by

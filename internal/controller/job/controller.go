@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/internal/controller"
+	"github.com/berth-dev/berth/internal/controller/expectations"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -28,7 +29,7 @@ type Controller struct {
 	recorder  record.EventRecorder
 	log       *slog.Logger
 	queue     *controller.Queue
-	exp       *expectations
+	exp       *expectations.Expectations
 	now       func() time.Time
 	// backoffBase and backoffMax tune the delay before replacing failed
 	// pods (10 s and 6 min by default; tests shorten them).
@@ -53,7 +54,7 @@ func newController(cctx *controller.Context, base, limit time.Duration) (*Contro
 		podLister:   pods.Lister(),
 		recorder:    cctx.Recorder,
 		log:         log.With("controller", Name),
-		exp:         newExpectations(nil),
+		exp:         expectations.New(nil, expectations.Accumulate(), expectations.ExpireAtTTL()),
 		now:         time.Now,
 		backoffBase: base,
 		backoffMax:  limit,
@@ -105,9 +106,9 @@ func (c *Controller) podAdded(obj any) {
 	if key == "" {
 		return
 	}
-	c.exp.creationObserved(key)
+	c.exp.CreationObserved(key)
 	if pod.DeletionTimestamp != nil {
-		c.exp.deletionObserved(key, podKey(pod))
+		c.exp.DeletionObserved(key, podKey(pod))
 	}
 	c.queue.Add(key)
 }
@@ -126,7 +127,7 @@ func (c *Controller) podUpdated(oldObj, newObj any) {
 		return
 	}
 	if pod.DeletionTimestamp != nil {
-		c.exp.deletionObserved(key, podKey(pod))
+		c.exp.DeletionObserved(key, podKey(pod))
 	}
 	c.queue.Add(key)
 }
@@ -146,6 +147,6 @@ func (c *Controller) podDeleted(obj any) {
 	if key == "" {
 		return
 	}
-	c.exp.deletionObserved(key, podKey(pod))
+	c.exp.DeletionObserved(key, podKey(pod))
 	c.queue.Add(key)
 }

@@ -23,5 +23,6 @@
 //
 // Expectations remember, per Job, how many pod creations and which pod
 // deletions are still to be seen through the pod informer, so a reconcile
-// never acts twice on a stale cache; they expire after five minutes.
+// never acts twice on a stale cache; they expire after five minutes
+// (package expectations, accumulating new expectations into a Job's record).
 package job

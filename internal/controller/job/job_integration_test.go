@@ -3,16 +3,14 @@ package job_test
 import (
 	"context"
 	"fmt"
-	"log/slog"
-	"os"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/berth-dev/berth/internal/controller"
 	"github.com/berth-dev/berth/internal/controller/job"
-	"github.com/berth-dev/berth/internal/server"
 	"github.com/berth-dev/berth/internal/testutil/fakekubelet"
+	"github.com/berth-dev/berth/internal/testutil/testenv"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -26,35 +24,10 @@ import (
 // base 100 ms) and a fake kubelet that binds pods and runs them for runFor.
 func startCluster(t *testing.T, runFor time.Duration) kubernetes.Interface {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("integration: starts the API server and etcd")
-	}
-	log := slog.New(slog.DiscardHandler)
-	if os.Getenv("BERTH_TEST_LOG") != "" {
-		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	srv, err := server.Start(ctx, server.Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0", Logger: log,
-		Controllers: []controller.Factory{job.NewWithBackoff(100 * time.Millisecond)}})
-	if err != nil {
-		t.Fatalf("start server: %v", err)
-	}
-	t.Cleanup(srv.Close)
-	cs, err := kubernetes.NewForConfig(srv.RestConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	kctx, kcancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := fakekubelet.Run(kctx, fakekubelet.Config{Client: cs, Bind: true, RunFor: runFor, Logger: log}); err != nil {
-			t.Errorf("fake kubelet: %v", err)
-		}
-	}()
-	t.Cleanup(func() { kcancel(); <-done })
-	return cs
+	log := testenv.Logger()
+	return testenv.Start(t, testenv.Options{Logger: log,
+		Controllers: []controller.Factory{job.NewWithBackoff(100 * time.Millisecond)},
+		Kubelet:     &fakekubelet.Config{Bind: true, RunFor: runFor, Logger: log}}).Client
 }
 
 func newJob(name string, completions *int32, parallelism int32, mods ...func(*batchv1.Job)) *batchv1.Job {

@@ -10,42 +10,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-func TestExpectations(t *testing.T) {
-	now := t0
-	e := newExpectations(func() time.Time { return now })
-	if ok, _ := e.satisfied("ns/a"); !ok {
-		t.Fatal("no record must be satisfied")
-	}
-	e.expectCreations("ns/a", 2)
-	e.expectDeletions("ns/a", []string{"ns/p1"})
-	if ok, wait := e.satisfied("ns/a"); ok || wait != expectationsTTL {
-		t.Fatalf("satisfied = %v, %v; want false, %v", ok, wait, expectationsTTL)
-	}
-	e.creationObserved("ns/a")
-	e.creationObserved("ns/a")
-	e.deletionObserved("ns/a", "ns/p1")
-	e.deletionObserved("ns/a", "ns/p1") // seen twice (update, then delete)
-	if ok, _ := e.satisfied("ns/a"); !ok {
-		t.Fatal("all observed must be satisfied")
-	}
-	if a, d := e.pending("ns/a"); a != 0 || d != 0 {
-		t.Fatalf("pending = %d, %d", a, d)
-	}
-	e.creationObserved("ns/a") // a pod the controller did not create
-	e.expectCreations("ns/a", 1)
-	if a, _ := e.pending("ns/a"); a != 1 {
-		t.Fatalf("a stray observation must not pre-satisfy new creations: adds = %d", a)
-	}
-	now = now.Add(expectationsTTL + time.Second)
-	if ok, _ := e.satisfied("ns/a"); !ok {
-		t.Fatal("expired record must be satisfied")
-	}
-	e.forget("ns/a")
-	if a, d := e.pending("ns/a"); a != 0 || d != 0 {
-		t.Fatal("forget kept the record")
-	}
-}
-
 func TestCountPods(t *testing.T) {
 	c := countPods([]*corev1.Pod{
 		tpod("r", "Ready", 0), tpod("p", "Pending", 0), tpod("t", "Terminating", 0),

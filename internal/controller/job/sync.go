@@ -27,7 +27,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	}
 	job, err := c.jobLister.Jobs(ns).Get(name)
 	if apierrors.IsNotFound(err) {
-		c.exp.forget(key)
+		c.exp.Forget(key)
 		return nil
 	}
 	if err != nil {
@@ -45,7 +45,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 		c.log.Error("cannot select the job's pods", "job", key, "err", err)
 		return nil // a bad selector does not heal by retrying
 	}
-	satisfied, wait := c.exp.satisfied(key)
+	satisfied, wait := c.exp.Satisfied(key)
 	p := planJob(input{job: job, pods: pods, now: c.now(), canManage: satisfied,
 		backoffBase: c.backoffBase, backoffMax: c.backoffMax})
 
@@ -120,7 +120,7 @@ func (c *Controller) ownedPods(job *batchv1.Job) ([]*corev1.Pod, error) {
 // with an error stops the rest, so a Job that cannot create pods does not
 // hammer the API server.
 func (c *Controller) createPods(ctx context.Context, key string, job *batchv1.Job, n int) error {
-	c.exp.expectCreations(key, n)
+	c.exp.ExpectCreations(key, n)
 	done := 0
 	for batch := 1; done < n; batch *= 2 {
 		size := min(batch, n-done)
@@ -128,7 +128,7 @@ func (c *Controller) createPods(ctx context.Context, key string, job *batchv1.Jo
 		done += size
 		if err != nil {
 			for ; done < n; done++ {
-				c.exp.creationObserved(key) // skipped
+				c.exp.CreationObserved(key) // skipped
 			}
 			return fmt.Errorf("job %s: %w", key, err)
 		}
@@ -139,7 +139,7 @@ func (c *Controller) createPods(ctx context.Context, key string, job *batchv1.Jo
 func (c *Controller) createPod(ctx context.Context, key string, job *batchv1.Job) error {
 	pod, err := c.client.CoreV1().Pods(job.Namespace).Create(ctx, newPod(job), metav1.CreateOptions{})
 	if err != nil {
-		c.exp.creationObserved(key)
+		c.exp.CreationObserved(key)
 		if apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause) {
 			return nil // the namespace and the Job are going away
 		}
@@ -157,7 +157,7 @@ func (c *Controller) deletePods(ctx context.Context, key string, job *batchv1.Jo
 	for i, p := range pods {
 		keys[i] = podKey(p)
 	}
-	c.exp.expectDeletions(key, keys)
+	c.exp.ExpectDeletions(key, keys)
 	err := parallel(len(pods), func(i int) error {
 		p := pods[i]
 		err := c.client.CoreV1().Pods(p.Namespace).Delete(ctx, p.Name, metav1.DeleteOptions{Preconditions: metav1.NewUIDPreconditions(string(p.UID))})
@@ -166,10 +166,10 @@ func (c *Controller) deletePods(ctx context.Context, key string, job *batchv1.Jo
 			c.recorder.Eventf(job, corev1.EventTypeNormal, "SuccessfulDelete", "Deleted pod: %s", p.Name)
 			return nil
 		case apierrors.IsNotFound(err) || apierrors.IsConflict(err):
-			c.exp.deletionObserved(key, keys[i]) // already gone (or replaced)
+			c.exp.DeletionObserved(key, keys[i]) // already gone (or replaced)
 			return nil
 		}
-		c.exp.deletionObserved(key, keys[i])
+		c.exp.DeletionObserved(key, keys[i])
 		c.recorder.Eventf(job, corev1.EventTypeWarning, "FailedDelete", "Error deleting: %v", err)
 		return fmt.Errorf("delete pod %s: %w", p.Name, err)
 	})

@@ -3,14 +3,12 @@ package namespace_test
 import (
 	"context"
 	"fmt"
-	"log/slog"
-	"os"
 	"testing"
 	"time"
 
 	"github.com/berth-dev/berth/internal/controller"
 	"github.com/berth-dev/berth/internal/controller/namespace"
-	"github.com/berth-dev/berth/internal/server"
+	"github.com/berth-dev/berth/internal/testutil/testenv"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -23,26 +21,8 @@ const hold = "test.berth.io/hold"
 
 func startServer(t *testing.T) kubernetes.Interface {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("integration: starts the API server and etcd")
-	}
-	log := slog.New(slog.DiscardHandler)
-	if os.Getenv("BERTH_TEST_LOG") != "" {
-		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	srv, err := server.Start(ctx, server.Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0", Logger: log,
-		Controllers: []controller.Factory{namespace.New}})
-	if err != nil {
-		t.Fatalf("start server: %v", err)
-	}
-	t.Cleanup(srv.Close)
-	cs, err := kubernetes.NewForConfig(srv.RestConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cs
+	return testenv.Start(t, testenv.Options{Logger: testenv.Logger(),
+		Controllers: []controller.Factory{namespace.New}}).Client
 }
 
 func eventually(t *testing.T, timeout time.Duration, what string, f func() error) {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/internal/controller"
+	"github.com/berth-dev/berth/internal/controller/expectations"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -41,7 +42,7 @@ type Controller struct {
 	recorder   record.EventRecorder
 	log        *slog.Logger
 	queue      *controller.Queue
-	exp        *expectations
+	exp        *expectations.Expectations
 	now        func() time.Time
 	burst      int
 	inFlight   int
@@ -61,7 +62,7 @@ func New(cctx *controller.Context) (controller.Controller, error) {
 		podLister: podInf.Lister(),
 		recorder:  cctx.Recorder,
 		log:       log.With("controller", Name),
-		exp:       newExpectations(time.Now),
+		exp:       expectations.New(time.Now),
 		now:       time.Now,
 		burst:     burstReplicas,
 		inFlight:  maxInFlight,
@@ -118,7 +119,7 @@ func (c *Controller) deleteRS(obj any) {
 	if err != nil {
 		return
 	}
-	c.exp.forget(key)
+	c.exp.Forget(key)
 	c.queue.Add(key)
 }
 
@@ -135,7 +136,7 @@ func (c *Controller) addPod(obj any) {
 	if ref := metav1.GetControllerOfNoCopy(pod); ref != nil {
 		if rs := c.resolve(pod.Namespace, ref); rs != nil {
 			key := rsKey(rs)
-			c.exp.creationObserved(key)
+			c.exp.CreationObserved(key)
 			c.queue.Add(key)
 		}
 		return
@@ -200,7 +201,7 @@ func (c *Controller) deletePod(obj any) {
 		return
 	}
 	key := rsKey(rs)
-	c.exp.deletionObserved(key, podKey(pod))
+	c.exp.DeletionObserved(key, podKey(pod))
 	c.queue.Add(key)
 }
 

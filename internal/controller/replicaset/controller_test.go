@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/berth-dev/berth/internal/controller"
+	"github.com/berth-dev/berth/internal/controller/expectations"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -109,7 +110,7 @@ func TestReconcileExpectationsPreventDoubleCreate(t *testing.T) {
 		t.Fatalf("created %d pods after a second reconcile, want still 3", n)
 	}
 	h.syncPods()
-	if !h.c.exp.satisfied("ns/web") {
+	if !satisfied(h.c.exp, "ns/web") {
 		t.Fatal("expectations not satisfied after the pods were observed")
 	}
 	must(t, h.reconcile())
@@ -145,13 +146,13 @@ func TestReconcileScaleDownDeletesRankedPods(t *testing.T) {
 			t.Errorf("pod %s: %v", n, err)
 		}
 	}
-	if h.c.exp.satisfied("ns/web") {
+	if satisfied(h.c.exp, "ns/web") {
 		t.Fatal("deletion not expected")
 	}
 	// Graceful deletion: the update with deletionTimestamp, then the delete.
 	p, _, _ := h.podStore.GetByKey("ns/unbound")
 	h.c.deletePod(cache.DeletedFinalStateUnknown{Key: "ns/unbound", Obj: p})
-	if !h.c.exp.satisfied("ns/web") {
+	if !satisfied(h.c.exp, "ns/web") {
 		t.Fatal("tombstone did not count as the deletion")
 	}
 	if st := h.status(); st.Replicas != 2 || st.TerminatingReplicas == nil || *st.TerminatingReplicas != 1 {
@@ -174,7 +175,7 @@ func TestReconcileCreateFailure(t *testing.T) {
 	if n := h.creates.Load(); n != 1 {
 		t.Errorf("%d creates attempted, want 1 (slow start stops after the first batch)", n)
 	}
-	if !h.c.exp.satisfied("ns/web") {
+	if !satisfied(h.c.exp, "ns/web") {
 		t.Error("failed and skipped creations still expected")
 	}
 	st := h.status()
@@ -238,10 +239,10 @@ func TestPodHandlersEnqueue(t *testing.T) {
 	if n := drainQueue(); n != 0 {
 		t.Errorf("unrelated orphan enqueued %d keys", n)
 	}
-	h.c.exp.expectCreations("ns/web", 1)
+	h.c.exp.ExpectCreations("ns/web", 1)
 	h.c.addPod(pod("mine", owned))
-	if n := drainQueue(); n != 1 || !h.c.exp.satisfied("ns/web") {
-		t.Errorf("owned add: %d keys, satisfied %v", n, h.c.exp.satisfied("ns/web"))
+	if n := drainQueue(); n != 1 || !satisfied(h.c.exp, "ns/web") {
+		t.Errorf("owned add: %d keys, satisfied %v", n, satisfied(h.c.exp, "ns/web"))
 	}
 	h.c.addPod(pod("foreign", ownedBy("other")))
 	if n := drainQueue(); n != 0 {
@@ -252,10 +253,10 @@ func TestPodHandlersEnqueue(t *testing.T) {
 	cur := old.DeepCopy()
 	cur.ResourceVersion = "2"
 	cur.DeletionTimestamp = &metav1.Time{}
-	h.c.exp.expectDeletions("ns/web", []string{"ns/mine"})
+	h.c.exp.ExpectDeletions("ns/web", []string{"ns/mine"})
 	h.c.updatePod(old, cur)
-	if n := drainQueue(); n != 1 || !h.c.exp.satisfied("ns/web") {
-		t.Errorf("terminating update: %d keys, satisfied %v", n, h.c.exp.satisfied("ns/web"))
+	if n := drainQueue(); n != 1 || !satisfied(h.c.exp, "ns/web") {
+		t.Errorf("terminating update: %d keys, satisfied %v", n, satisfied(h.c.exp, "ns/web"))
 	}
 	h.c.updatePod(old, old)
 	if n := drainQueue(); n != 0 {
@@ -277,4 +278,10 @@ func drain(r *record.FakeRecorder) string {
 			return b.String()
 		}
 	}
+}
+
+// satisfied reports whether e lets key act on its cache.
+func satisfied(e *expectations.Expectations, key string) bool {
+	ok, _ := e.Satisfied(key)
+	return ok
 }

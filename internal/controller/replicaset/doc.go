@@ -14,7 +14,7 @@
 // Expectations remember, per ReplicaSet, how many pod creations and which
 // pod deletions are still to be seen through the pod informer, so that a
 // reconcile never acts twice on a stale cache; they expire after five
-// minutes.
+// minutes (package expectations).
 //
 // The decisions live in pure functions (planClaims, planScale,
 // rankForDeletion, computeStatus) that are table-tested; the rest reads

@@ -10,8 +10,8 @@ import (
 
 	"github.com/berth-dev/berth/internal/controller"
 	"github.com/berth-dev/berth/internal/controller/replicaset"
-	"github.com/berth-dev/berth/internal/server"
 	"github.com/berth-dev/berth/internal/testutil/fakekubelet"
+	"github.com/berth-dev/berth/internal/testutil/testenv"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -31,33 +31,11 @@ type env struct {
 
 func start(t *testing.T, kubelet bool) *env {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("integration: starts the API server and etcd")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	srv, err := server.Start(ctx, server.Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0",
-		Controllers: []controller.Factory{replicaset.New}})
-	if err != nil {
-		t.Fatalf("start server: %v", err)
-	}
-	t.Cleanup(srv.Close)
-	cs, err := kubernetes.NewForConfig(srv.RestConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
+	opts := testenv.Options{Controllers: []controller.Factory{replicaset.New}}
 	if kubelet {
-		kctx, kcancel := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			if err := fakekubelet.Run(kctx, fakekubelet.Config{Client: cs, Bind: true}); err != nil && kctx.Err() == nil {
-				t.Errorf("fake kubelet: %v", err)
-			}
-		}()
-		t.Cleanup(func() { kcancel(); <-done }) // runs before srv.Close
+		opts.Kubelet = &fakekubelet.Config{Bind: true}
 	}
-	return &env{t: t, cs: cs}
+	return &env{t: t, cs: testenv.Start(t, opts).Client}
 }
 
 func newRS(name string, replicas int32) *appsv1.ReplicaSet {

@@ -45,13 +45,13 @@ func newPod(rs *appsv1.ReplicaSet) *corev1.Pod {
 // createPods creates n pods in slow-start batches, keeping the creation
 // expectations of key in step with what was really attempted.
 func (c *Controller) createPods(ctx context.Context, key string, rs *appsv1.ReplicaSet, n int) error {
-	c.exp.expectCreations(key, n)
+	c.exp.ExpectCreations(key, n)
 	api := c.client.CoreV1().Pods(rs.Namespace)
 	attempted, err := slowStart(n, 1, c.inFlight, func(int) error {
 		pod, err := api.Create(ctx, newPod(rs), metav1.CreateOptions{})
 		if err != nil {
 			// No add event will come for this one.
-			c.exp.creationObserved(key)
+			c.exp.CreationObserved(key)
 			if !apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause) {
 				c.recorder.Eventf(rs, corev1.EventTypeWarning, "FailedCreate", "Error creating: %v", err)
 			}
@@ -63,7 +63,7 @@ func (c *Controller) createPods(ctx context.Context, key string, rs *appsv1.Repl
 	if skipped := n - attempted; skipped > 0 {
 		c.log.Info("skipped pod creations after a failure", "key", key, "skipped", skipped)
 		for range skipped {
-			c.exp.creationObserved(key)
+			c.exp.CreationObserved(key)
 		}
 	}
 	if err == nil {
@@ -78,7 +78,7 @@ func (c *Controller) deletePods(ctx context.Context, key string, rs *appsv1.Repl
 	for i, p := range pods {
 		keys[i] = podKey(p)
 	}
-	c.exp.expectDeletions(key, keys)
+	c.exp.ExpectDeletions(key, keys)
 	api := c.client.CoreV1().Pods(rs.Namespace)
 	return parallel(len(pods), c.inFlight, func(i int) error {
 		p := pods[i]
@@ -89,10 +89,10 @@ func (c *Controller) deletePods(ctx context.Context, key string, rs *appsv1.Repl
 			return nil
 		case apierrors.IsNotFound(err) || apierrors.IsConflict(err):
 			// Already gone (or replaced by a namesake): no event will come.
-			c.exp.deletionObserved(key, keys[i])
+			c.exp.DeletionObserved(key, keys[i])
 			return nil
 		}
-		c.exp.deletionObserved(key, keys[i])
+		c.exp.DeletionObserved(key, keys[i])
 		c.recorder.Eventf(rs, corev1.EventTypeWarning, "FailedDelete", "Error deleting: %v", err)
 		return fmt.Errorf("replicaset: delete pod %s: %w", keys[i], err)
 	})

@@ -26,7 +26,7 @@ func (c *Controller) reconcile(ctx context.Context, key string) error {
 	}
 	rs, err := c.rsLister.ReplicaSets(ns).Get(name)
 	if apierrors.IsNotFound(err) {
-		c.exp.forget(key)
+		c.exp.Forget(key)
 		return nil
 	}
 	if err != nil {
@@ -37,7 +37,7 @@ func (c *Controller) reconcile(ctx context.Context, key string) error {
 	}
 	// Read the expectations before the pods: an event that lands in
 	// between then only causes one more reconcile, never a double action.
-	canManage := c.exp.satisfied(key)
+	canManage, _ := c.exp.Satisfied(key)
 	sel, err := metav1.LabelSelectorAsSelector(rs.Spec.Selector)
 	if err != nil {
 		c.recorder.Eventf(rs, corev1.EventTypeWarning, "InvalidSelector", "Invalid selector: %v", err)
@@ -72,7 +72,7 @@ func (c *Controller) reconcile(ctx context.Context, key string) error {
 		return errors.Join(manageErr, claimErr)
 	}
 	if !canManage {
-		adds, dels := c.exp.pending(key)
+		adds, dels := c.exp.Pending(key)
 		c.log.Debug("waiting for pod events", "key", key, "creates", adds, "deletes", dels)
 	}
 	if wait > 0 {
