@@ -18,31 +18,49 @@ import (
 // stdout is JSON, also on failure.
 func runBench(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprintln(stderr, "usage: berth bench api [flags]   (berth bench api -h lists the flags)")
+		fmt.Fprintln(stderr, "usage: berth bench api|controllers [flags]   (berth bench NAME -h lists the flags)")
 		if len(args) == 0 {
 			return 2
 		}
 		return 0
 	}
-	if args[0] != "api" {
-		fmt.Fprintf(stderr, "berth bench: unknown benchmark %q (available: api)\n", args[0])
-		return 2
-	}
-	cfg, err := bench.ParseAPIArgs(args[1:], stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "berth bench api: %v\n", err)
-		bench.WriteErrorJSON(stdout, err)
-		return 2
-	}
-	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if _, err := bench.RunAPI(ctx, cfg, stdout); err != nil {
-		fmt.Fprintf(stderr, "berth bench api: %v\n", err)
-		return 1
+	switch args[0] {
+	case "api":
+		cfg, err := bench.ParseAPIArgs(args[1:], stderr)
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "berth bench api: %v\n", err)
+			bench.WriteErrorJSON(stdout, err)
+			return 2
+		}
+		cfg.Logger = logger
+		if _, err := bench.RunAPI(ctx, cfg, stdout); err != nil {
+			fmt.Fprintf(stderr, "berth bench api: %v\n", err)
+			return 1
+		}
+		return 0
+	case "controllers":
+		cfg, err := bench.ParseControllersArgs(args[1:], stderr)
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "berth bench controllers: %v\n", err)
+			bench.WriteErrorJSONFor(stdout, "controllers", err)
+			return 2
+		}
+		cfg.Logger = logger
+		if _, err := bench.RunControllers(ctx, cfg, stdout); err != nil {
+			fmt.Fprintf(stderr, "berth bench controllers: %v\n", err)
+			return 1
+		}
+		return 0
 	}
-	return 0
+	fmt.Fprintf(stderr, "berth bench: unknown benchmark %q (available: api, controllers)\n", args[0])
+	return 2
 }

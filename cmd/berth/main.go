@@ -27,7 +27,7 @@ Usage:
   berth up      [flags]   control plane for a local cluster (prints the kubeconfig path when ready)
   berth server  [flags]   control plane: API server on embedded or external etcd
   berth kubectl ARGS...   the real kubectl, defaulting to <data-dir>/admin.kubeconfig
-  berth bench   api [flags]  API server benchmark; last output line is JSON
+  berth bench   api|controllers [flags]  benchmarks; the last output line is JSON
   berth version           print the version
 
 Run 'berth <command> -h' for the flags of a command.
@@ -72,6 +72,7 @@ func serverFlags(fs *flag.FlagSet, cfg *server.Config, defaultListen string) (et
 	fs.StringVar(&cfg.Listen, "listen", defaultListen, "HTTPS listen address HOST:PORT")
 	fs.StringVar(&cfg.ServiceCIDR, "service-cidr", "10.43.0.0/16", "range Service ClusterIPs are allocated from")
 	fs.DurationVar(&cfg.CompactInterval, "compact-interval", 5*time.Minute, "how often etcd history is compacted")
+	fs.IntVar(&cfg.ControllerWorkers, "controller-workers", 4, "reconcile workers per controller")
 	etcd = fs.String("etcd-endpoints", "", "comma-separated URLs of an existing etcd cluster (default: embedded etcd in <data-dir>/etcd)")
 	sans = fs.String("tls-san", "", "comma-separated extra names/IPs for the serving certificate")
 	level = fs.String("log-level", "info", "log level: debug, info, warn, error")

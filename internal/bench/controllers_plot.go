@@ -1,0 +1,156 @@
+package bench
+
+import (
+	"errors"
+	"fmt"
+	"image"
+	"image/color"
+	"image/png"
+	"math"
+	"os"
+	"strconv"
+)
+
+var (
+	plotCreated   = color.RGBA{31, 119, 180, 255}
+	plotRequested = color.RGBA{160, 165, 170, 255}
+	plotMarker    = color.RGBA{90, 95, 100, 255}
+)
+
+// WriteControllersPlot writes a PNG line chart of res.Samples to file: pods
+// created (sum of ReplicaSet status.replicas) and pods requested
+// (Deployments created × replicas) over the seconds since the first create,
+// with the target rate as a dashed line and the end of the create phase and
+// the moment every pod existed as vertical markers.
+func WriteControllersPlot(file string, res *ControllersResult) error {
+	img, err := renderControllersPlot(res)
+	if err != nil {
+		return err
+	}
+	f, err := os.Create(file)
+	if err != nil {
+		return fmt.Errorf("bench: plot: %w", err)
+	}
+	if err := png.Encode(f, img); err != nil {
+		f.Close()
+		return fmt.Errorf("bench: plot: encode %s: %w", file, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("bench: plot: %w", err)
+	}
+	return nil
+}
+
+func renderControllersPlot(res *ControllersResult) (*image.RGBA, error) {
+	if len(res.Samples) < 2 || res.Pods <= 0 {
+		return nil, errors.New("bench: plot: fewer than two progress samples")
+	}
+	xMax := max(res.Samples[len(res.Samples)-1].Seconds, res.DeploymentsSyncedS, res.AllPodsCreatedS)
+	xStep := niceStep(xMax, 10)
+	xMax = math.Ceil(xMax/xStep) * xStep
+	yStep := niceStep(float64(res.Pods), 8)
+	yMax := math.Ceil(float64(res.Pods)*1.05/yStep) * yStep
+
+	img := image.NewRGBA(image.Rect(0, 0, plotW, plotH))
+	fillRect(img, 0, 0, plotW, plotH, plotBG)
+	x0, x1, y0, y1 := marginL, plotW-marginR, marginT, plotH-marginB
+	px := func(s float64) int { return x0 + int(math.Round(s/xMax*float64(x1-x0))) }
+	py := func(v float64) int { return y1 - int(math.Round(v/yMax*float64(y1-y0))) }
+
+	m := res.Machine
+	drawText(img, marginL, 14, fmt.Sprintf("Berth workload controllers: %d Deployments x %d replicas created at once", res.Deployments, res.Replicas), 2, plotInk)
+	sub := fmt.Sprintf("%d CPUs, %s, %s. %d pods in %.1f s = %.0f pods/s (target %g/s). Server RSS %.0f MiB, peak %.0f MiB.",
+		m.CPUs, m.Go, m.OS, res.Pods, res.AllPodsCreatedS, res.PodsPerS, res.Targets.PodsPerS, res.RSSMB, res.PeakRSSMB)
+	drawText(img, marginL, 40, sub, 1, plotInk)
+	lx := marginL
+	for _, l := range []struct {
+		c     color.RGBA
+		label string
+	}{{plotCreated, "pods created (sum of ReplicaSet status.replicas)"}, {plotRequested, "pods requested (Deployments created x replicas)"},
+		{plotTarget, fmt.Sprintf("target %g pods/s", res.Targets.PodsPerS)}} {
+		fillRect(img, lx, 68, 24, 4, l.c)
+		drawText(img, lx+32, 63, l.label, 1, plotInk)
+		lx += 32 + textWidth(l.label, 1) + 32
+	}
+
+	for v := 0.0; v <= yMax+yStep/2; v += yStep {
+		fillRect(img, x0, py(v), x1-x0, 1, plotGrid)
+		label := strconv.FormatFloat(v, 'f', -1, 64)
+		drawText(img, x0-10-textWidth(label, 2), py(v)-7, label, 2, plotInk)
+	}
+	for s := 0.0; s <= xMax+xStep/2; s += xStep {
+		fillRect(img, px(s), y0, 1, y1-y0, plotMinor)
+		label := strconv.FormatFloat(round(s, 2), 'f', -1, 64)
+		drawText(img, px(s)-textWidth(label, 2)/2, y1+10, label, 2, plotInk)
+	}
+	drawText(img, 10, y0-24, "pods", 2, plotInk)
+	drawText(img, (x0+x1)/2-textWidth("seconds since the first create", 2)/2, plotH-34, "seconds since the first create", 2, plotInk)
+
+	for i, mk := range []struct {
+		s     float64
+		label string
+	}{{res.CreateDeploymentsS, "all Deployments created"}, {res.AllPodsCreatedS, "all pods created"}} {
+		if mk.s <= 0 {
+			continue
+		}
+		for y := y0; y < y1; y += 10 {
+			fillRect(img, px(mk.s), y, 1, min(5, y1-y), plotMarker)
+		}
+		tx := px(mk.s) + 6
+		if w := textWidth(mk.label, 1); tx+w > x1 {
+			tx = px(mk.s) - 6 - w // no room on the right: label on the left
+		}
+		drawText(img, tx, y0+6+i*14, mk.label, 1, plotMarker)
+	}
+	if t := res.Targets.PodsPerS; t > 0 {
+		end := min(xMax, float64(res.Pods)/t)
+		drawLine(img, px(0), py(0), px(end), py(end*t), 2, 10, plotTarget)
+	}
+	for i := 1; i < len(res.Samples); i++ {
+		a, b := res.Samples[i-1], res.Samples[i]
+		// Requested is a step: it changes only when a create returns.
+		drawLine(img, px(a.Seconds), py(float64(a.Requested)), px(b.Seconds), py(float64(a.Requested)), 2, 0, plotRequested)
+		drawLine(img, px(b.Seconds), py(float64(a.Requested)), px(b.Seconds), py(float64(b.Requested)), 2, 0, plotRequested)
+	}
+	for i := 1; i < len(res.Samples); i++ {
+		a, b := res.Samples[i-1], res.Samples[i]
+		drawLine(img, px(a.Seconds), py(float64(a.Created)), px(b.Seconds), py(float64(b.Created)), 3, 0, plotCreated)
+	}
+	fillRect(img, x0, y1, x1-x0, 2, plotInk)
+	fillRect(img, x0-2, y0, 2, y1-y0+2, plotInk)
+	return img, nil
+}
+
+// drawLine draws a line of the given width from (ax, ay) to (bx, by); with
+// dash > 0 it draws dash pixels on, dash pixels off.
+func drawLine(img *image.RGBA, ax, ay, bx, by, width, dash int, c color.Color) {
+	dx, dy := float64(bx-ax), float64(by-ay)
+	n := int(math.Max(math.Abs(dx), math.Abs(dy)))
+	for i := 0; i <= n; i++ {
+		if dash > 0 && (i/dash)%2 == 1 {
+			continue
+		}
+		f := 0.0
+		if n > 0 {
+			f = float64(i) / float64(n)
+		}
+		x, y := ax+int(math.Round(f*dx)), ay+int(math.Round(f*dy))
+		fillRect(img, x-width/2, y-width/2, width, width, c)
+	}
+}
+
+// niceStep is a grid step of 1, 2 or 5 × 10^k that divides span into at
+// most about maxTicks intervals.
+func niceStep(span float64, maxTicks int) float64 {
+	if span <= 0 {
+		return 1
+	}
+	raw := span / float64(maxTicks)
+	p := math.Pow(10, math.Floor(math.Log10(raw)))
+	for _, k := range []float64{1, 2, 5, 10} {
+		if k*p >= raw {
+			return k * p
+		}
+	}
+	return 10 * p
+}
