@@ -66,7 +66,8 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if status.Code == http.StatusServiceUnavailable || status.Code == http.StatusTooManyRequests {
 		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds))
 	}
-	if status.Code >= 500 && status.Code != http.StatusServiceUnavailable && status.Code != http.StatusGatewayTimeout {
+	if status.Code >= 500 && status.Code != http.StatusServiceUnavailable && status.Code != http.StatusGatewayTimeout && r.Context().Err() == nil {
+		// (A request whose client went away is not the server's error.)
 		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
 	writeJSON(w, int(status.Code), &status)
