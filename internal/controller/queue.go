@@ -122,3 +122,13 @@ func (q *Queue) safeReconcile(ctx context.Context, key string) (err error) {
 	}()
 	return q.reconcile(ctx, key)
 }
+
+// Handlers returns informer event handlers that enqueue the key of every
+// added, updated and deleted object: the level-triggered default.
+func (q *Queue) Handlers() cache.ResourceEventHandlerFuncs {
+	return cache.ResourceEventHandlerFuncs{
+		AddFunc:    q.Enqueue,
+		UpdateFunc: func(_, cur any) { q.Enqueue(cur) },
+		DeleteFunc: q.Enqueue,
+	}
+}

@@ -53,11 +53,7 @@ func New(cctx *controller.Context) (controller.Controller, error) {
 		now:       time.Now,
 	}
 	c.queue = controller.NewQueue(Name, cctx.Logger, c.reconcile)
-	if _, err := dInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    c.queue.Enqueue,
-		UpdateFunc: func(_, cur any) { c.queue.Enqueue(cur) },
-		DeleteFunc: c.queue.Enqueue,
-	}); err != nil {
+	if _, err := dInf.Informer().AddEventHandler(c.queue.Handlers()); err != nil {
 		return nil, fmt.Errorf("deployment: deployment handler: %w", err)
 	}
 	if _, err := rsInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{

@@ -61,24 +61,10 @@ func New(cctx *controller.Context) (controller.Controller, error) {
 		tracker:  newTracker(expectationTTL),
 	}
 	c.queue = controller.NewQueue(Name, cctx.Logger, c.reconcile)
-	if _, err := svcInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    c.queue.Enqueue,
-		UpdateFunc: func(_, cur any) { c.queue.Enqueue(cur) },
-		DeleteFunc: c.queue.Enqueue,
-	}); err != nil {
+	if _, err := svcInf.Informer().AddEventHandler(c.queue.Handlers()); err != nil {
 		return nil, fmt.Errorf("endpointslice: service handler: %w", err)
 	}
-	if _, err := podInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc: func(obj any) { c.enqueuePod(nil, obj) },
-		UpdateFunc: func(old, cur any) {
-			o, ok1 := old.(*corev1.Pod)
-			n, ok2 := cur.(*corev1.Pod)
-			if ok1 && ok2 && podaddr.Relevant(o, n) {
-				c.enqueuePod(o, n)
-			}
-		},
-		DeleteFunc: func(obj any) { c.enqueuePod(nil, obj) },
-	}); err != nil {
+	if _, err := podInf.Informer().AddEventHandler(podaddr.PodHandlers(c.services, c.queue.Add, c.log)); err != nil {
 		return nil, fmt.Errorf("endpointslice: pod handler: %w", err)
 	}
 	// Every change to a managed slice (ours or anyone's) re-checks its
@@ -98,25 +84,6 @@ func (c *Controller) Name() string { return Name }
 
 // Run reconciles until ctx is done.
 func (c *Controller) Run(ctx context.Context, workers int) { c.queue.Run(ctx, workers) }
-
-// enqueuePod queues the services selecting the pod's old or new version.
-func (c *Controller) enqueuePod(old *corev1.Pod, obj any) {
-	if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-		obj = t.Obj
-	}
-	pod, ok := obj.(*corev1.Pod)
-	if !ok || (!podaddr.HasIP(pod) && (old == nil || !podaddr.HasIP(old))) {
-		return
-	}
-	svcs, err := c.services.Services(pod.Namespace).List(labels.Everything())
-	if err != nil {
-		c.log.Error("cannot list services", "namespace", pod.Namespace, "err", err)
-		return
-	}
-	for _, key := range podaddr.SelectingServices(svcs, pod, old) {
-		c.queue.Add(key)
-	}
-}
 
 // enqueueSlice queues the service of a slice this controller manages.
 func (c *Controller) enqueueSlice(obj any, deleted bool) {
