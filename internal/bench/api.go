@@ -34,15 +34,7 @@ func RunAPI(ctx context.Context, cfg APIConfig, out io.Writer) (*APIResult, erro
 			cfg.logger().Info("wrote plot", "file", cfg.PlotFile)
 		}
 	}
-	if err != nil {
-		WriteErrorJSON(out, err)
-		return nil, err
-	}
-	if !cfg.JSONOnly {
-		res.writeTable(out)
-		fmt.Fprintln(out)
-	}
-	if err := writeJSONLine(out, res); err != nil {
+	if err := report(out, "api", res, err, cfg.JSONOnly); err != nil {
 		return nil, err
 	}
 	return res, nil

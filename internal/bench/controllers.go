@@ -38,15 +38,7 @@ func RunControllers(ctx context.Context, cfg ControllersConfig, out io.Writer) (
 			cfg.logger().Info("wrote plot", "file", cfg.PlotFile)
 		}
 	}
-	if err != nil {
-		WriteErrorJSONFor(out, "controllers", err)
-		return nil, err
-	}
-	if !cfg.JSONOnly {
-		res.writeTable(out)
-		fmt.Fprintln(out)
-	}
-	if err := writeJSONLine(out, res); err != nil {
+	if err := report(out, "controllers", res, err, cfg.JSONOnly); err != nil {
 		return nil, err
 	}
 	return res, nil

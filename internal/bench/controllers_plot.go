@@ -5,9 +5,7 @@ import (
 	"fmt"
 	"image"
 	"image/color"
-	"image/png"
 	"math"
-	"os"
 	"strconv"
 )
 
@@ -27,18 +25,7 @@ func WriteControllersPlot(file string, res *ControllersResult) error {
 	if err != nil {
 		return err
 	}
-	f, err := os.Create(file)
-	if err != nil {
-		return fmt.Errorf("bench: plot: %w", err)
-	}
-	if err := png.Encode(f, img); err != nil {
-		f.Close()
-		return fmt.Errorf("bench: plot: encode %s: %w", file, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("bench: plot: %w", err)
-	}
-	return nil
+	return writePNG(file, img)
 }
 
 func renderControllersPlot(res *ControllersResult) (*image.RGBA, error) {

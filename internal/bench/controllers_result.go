@@ -139,12 +139,3 @@ func perSecond(n int, seconds float64) float64 {
 	}
 	return float64(n) / seconds
 }
-
-// WriteErrorJSONFor writes {"bench":bench,"error":msg} as one line: the
-// last line of a failed run of that benchmark.
-func WriteErrorJSONFor(w io.Writer, bench string, err error) {
-	_ = writeJSONLine(w, struct {
-		Bench string `json:"bench"`
-		Error string `json:"error"`
-	}{bench, err.Error()})
-}

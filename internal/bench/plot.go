@@ -56,6 +56,11 @@ func WritePlot(file string, res *APIResult) error {
 	if err != nil {
 		return err
 	}
+	return writePNG(file, img)
+}
+
+// writePNG writes img to file as a PNG.
+func writePNG(file string, img image.Image) error {
 	f, err := os.Create(file)
 	if err != nil {
 		return fmt.Errorf("bench: plot: %w", err)

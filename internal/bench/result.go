@@ -199,9 +199,30 @@ func writeJSONLine(w io.Writer, v any) error {
 
 // WriteErrorJSON writes {"bench":"api","error":msg} as one line: the last
 // line of a failed run.
-func WriteErrorJSON(w io.Writer, err error) {
+func WriteErrorJSON(w io.Writer, err error) { WriteErrorJSONFor(w, "api", err) }
+
+// WriteErrorJSONFor writes {"bench":bench,"error":msg} as one line: the last
+// line of a failed run of that benchmark.
+func WriteErrorJSONFor(w io.Writer, bench string, err error) {
 	_ = writeJSONLine(w, struct {
 		Bench string `json:"bench"`
 		Error string `json:"error"`
-	}{"api", err.Error()})
+	}{bench, err.Error()})
+}
+
+// tableWriter is a result that can print itself for people.
+type tableWriter interface{ writeTable(io.Writer) }
+
+// report finishes a benchmark run: on err the error JSON line; otherwise the
+// human table (unless jsonOnly), a blank line and the result's JSON line.
+func report(out io.Writer, bench string, res tableWriter, err error, jsonOnly bool) error {
+	if err != nil {
+		WriteErrorJSONFor(out, bench, err)
+		return err
+	}
+	if !jsonOnly {
+		res.writeTable(out)
+		fmt.Fprintln(out)
+	}
+	return writeJSONLine(out, res)
 }
