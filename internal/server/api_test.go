@@ -34,7 +34,7 @@ type rawClient struct {
 }
 
 func newRaw(t *testing.T, srv *server.Server) *rawClient {
-	hc, err := rest.HTTPClientFor(restConfig(srv))
+	hc, err := rest.HTTPClientFor(srv.RestConfig())
 	if err != nil {
 		t.Fatal(err)
 	}

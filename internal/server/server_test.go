@@ -49,19 +49,9 @@ func start(t *testing.T, cfg server.Config) *server.Server {
 	return srv
 }
 
-func restConfig(srv *server.Server) *rest.Config {
-	return &rest.Config{
-		Host:            srv.URL(),
-		BearerToken:     srv.AdminToken(),
-		TLSClientConfig: rest.TLSClientConfig{CAData: srv.CAPEM()},
-		QPS:             1000,
-		Burst:           1000,
-	}
-}
-
 func clientFor(t *testing.T, srv *server.Server) *kubernetes.Clientset {
 	t.Helper()
-	cs, err := kubernetes.NewForConfig(restConfig(srv))
+	cs, err := kubernetes.NewForConfig(srv.RestConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -302,7 +292,7 @@ func TestExternalEtcdUnavailable(t *testing.T) {
 
 	req, _ := http.NewRequest(http.MethodGet, srv.URL()+"/api/v1/namespaces/default/configmaps/before", nil)
 	req.Header.Set("Authorization", "Bearer "+srv.AdminToken())
-	hc, err := rest.HTTPClientFor(restConfig(srv))
+	hc, err := rest.HTTPClientFor(srv.RestConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
