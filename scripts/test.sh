@@ -38,7 +38,10 @@ run_unit() {
 }
 run_integration() {
   echo "== integration tier (embedded etcd + API server in-process, -race)"
-  go test -race -count=1 -timeout 15m ./internal/...
+  # One package at a time: each starts servers and controllers, and the
+  # convergence deadlines in the controller tests assume a machine that is
+  # not also running the other packages' servers (2 cores here).
+  go test -race -count=1 -p 1 -timeout 30m ./internal/...
 }
 run_e2e() {
   echo "== end-to-end tier (built binary + real kubectl)"
