@@ -40,13 +40,16 @@ func (s *Server) get(q *request) error {
 	return nil
 }
 
-// selector is a parsed label and field selector pair.
+// selector is a parsed label and field selector pair; nil parts (the zero
+// value) select everything.
 type selector struct {
 	labels labels.Selector
 	fields fields.Selector
 }
 
-func (sel selector) empty() bool { return sel.labels.Empty() && sel.fields.Empty() }
+func (sel selector) empty() bool {
+	return (sel.labels == nil || sel.labels.Empty()) && (sel.fields == nil || sel.fields.Empty())
+}
 
 func (sel selector) matches(res *registry.Resource, obj runtime.Object) bool {
 	if sel.empty() {
@@ -56,10 +59,10 @@ func (sel selector) matches(res *registry.Resource, obj runtime.Object) bool {
 	if err != nil {
 		return false
 	}
-	if !sel.labels.Matches(labels.Set(m.GetLabels())) {
+	if sel.labels != nil && !sel.labels.Matches(labels.Set(m.GetLabels())) {
 		return false
 	}
-	return sel.fields.Empty() || sel.fields.Matches(res.Fields(obj))
+	return sel.fields == nil || sel.fields.Empty() || sel.fields.Matches(res.Fields(obj))
 }
 
 // parseSelector reads labelSelector and fieldSelector; unknown fields are
