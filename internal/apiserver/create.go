@@ -120,6 +120,11 @@ func (s *Server) createObject(ctx context.Context, res *registry.Resource, ns st
 	if st.PrepareForCreate != nil {
 		st.PrepareForCreate(obj)
 	}
+	if pod, ok := obj.(*corev1.Pod); ok {
+		if err := s.admitPriority(ctx, pod); err != nil {
+			return nil, err
+		}
+	}
 	if st.Default != nil {
 		st.Default(obj)
 	}

@@ -50,6 +50,7 @@ type Server struct {
 	alloc   *allocator
 	// namespaces caches recently seen Active namespaces for creates.
 	namespaces namespaceCache
+	priorities priorityClasses
 
 	// byPath finds a resource by group, version and plural name.
 	byPath map[schema.GroupVersionResource]*registry.Resource
