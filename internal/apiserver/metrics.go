@@ -73,3 +73,7 @@ func (s *Server) instrument(name string, h http.HandlerFunc) http.Handler {
 func goVersion() string { return runtime.Version() }
 
 func platform() string { return runtime.GOOS + "/" + runtime.GOARCH }
+
+// Registerer is the registry behind /metrics; other components of the
+// process (controllers, scheduler) add their metrics to it.
+func (s *Server) Registerer() prometheus.Registerer { return s.metrics.reg }

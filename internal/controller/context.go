@@ -3,6 +3,7 @@ package controller
 import (
 	"log/slog"
 
+	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
@@ -25,6 +26,9 @@ type Context struct {
 	Logger *slog.Logger
 	// Workers is the number of reconcile goroutines per controller.
 	Workers int
+	// Metrics registers the controllers' Prometheus metrics (served on the
+	// API server's /metrics); nil means a private registry.
+	Metrics prometheus.Registerer
 }
 
 // NewRecorder returns an event broadcaster writing to the API and a

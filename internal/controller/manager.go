@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/uuid"
 	"k8s.io/client-go/informers"
@@ -47,6 +48,8 @@ type ManagerConfig struct {
 	LeaseDuration, RenewDeadline, RetryPeriod time.Duration
 	// Logger receives the controllers' logs.
 	Logger *slog.Logger
+	// Metrics registers the controllers' metrics (nil: a private registry).
+	Metrics prometheus.Registerer
 }
 
 // RunManager runs the controllers while this process holds the leader
@@ -110,7 +113,11 @@ func runControllers(ctx context.Context, cfg ManagerConfig, log *slog.Logger) er
 	factory := informers.NewSharedInformerFactory(cfg.Client, 0)
 	broadcaster, recorder := NewRecorder(cfg.Client, "berth-controller-manager")
 	defer broadcaster.Shutdown()
-	cctx := &Context{Client: cfg.Client, Informers: factory, Recorder: recorder, Logger: log, Workers: cfg.Workers}
+	reg := cfg.Metrics
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	cctx := &Context{Client: cfg.Client, Informers: factory, Recorder: recorder, Logger: log, Workers: cfg.Workers, Metrics: reg}
 	var ctrls []Controller
 	for _, f := range cfg.Factories {
 		c, err := f(cctx)
