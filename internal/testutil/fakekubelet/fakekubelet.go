@@ -28,6 +28,9 @@ const NeverReadyAnnotation = "fakekubelet.berth.io/never-ready"
 // with that code when the pod's restartPolicy is not Always.
 const ExitCodeAnnotation = "fakekubelet.berth.io/exit-code"
 
+// RunForAnnotation on a pod (a Go duration) overrides Config.RunFor for it.
+const RunForAnnotation = "fakekubelet.berth.io/run-for"
+
 // Config configures a fake kubelet.
 type Config struct {
 	// Client talks to the API server.
@@ -40,6 +43,9 @@ type Config struct {
 	StartDelay time.Duration
 	// RunFor is how long a pod with restartPolicy Never/OnFailure runs.
 	RunFor time.Duration
+	// Allocatable is each node's capacity and allocatable (default: 64
+	// cpu, 256Gi memory, 1000 pods).
+	Allocatable corev1.ResourceList
 	// Logger receives logs (default: discard).
 	Logger *slog.Logger
 }
@@ -92,11 +98,15 @@ func Run(ctx context.Context, cfg Config) error {
 }
 
 func (k *Kubelet) registerNode(ctx context.Context, name string) error {
+	alloc := k.cfg.Allocatable
+	if alloc == nil {
+		alloc = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("64"), corev1.ResourceMemory: resource.MustParse("256Gi"), corev1.ResourcePods: resource.MustParse("1000")}
+	}
 	node := &corev1.Node{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{corev1.LabelHostname: name, corev1.LabelOSStable: "linux"}},
 		Status: corev1.NodeStatus{
-			Capacity:    corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("64"), corev1.ResourceMemory: resource.MustParse("256Gi"), corev1.ResourcePods: resource.MustParse("1000")},
-			Allocatable: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("64"), corev1.ResourceMemory: resource.MustParse("256Gi"), corev1.ResourcePods: resource.MustParse("1000")},
+			Capacity:    alloc.DeepCopy(),
+			Allocatable: alloc.DeepCopy(),
 			Conditions: []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue, Reason: "FakeKubeletReady",
 				LastHeartbeatTime: metav1.Now(), LastTransitionTime: metav1.Now()}},
 			NodeInfo: corev1.NodeSystemInfo{KubeletVersion: "fake", OperatingSystem: "linux", Architecture: "amd64"},
@@ -148,7 +158,11 @@ func (k *Kubelet) reconcile(ctx context.Context, key string) error {
 		k.firstSeen(k.started, pod.UID)
 		return k.setStatus(ctx, pod, running(pod, k.ip()))
 	case pod.Status.Phase == corev1.PodRunning && pod.Spec.RestartPolicy != corev1.RestartPolicyAlways:
-		if wait := time.Until(k.firstSeen(k.started, pod.UID).Add(k.cfg.RunFor)); wait > 0 {
+		runFor := k.cfg.RunFor
+		if d, err := time.ParseDuration(pod.Annotations[RunForAnnotation]); err == nil {
+			runFor = d
+		}
+		if wait := time.Until(k.firstSeen(k.started, pod.UID).Add(runFor)); wait > 0 {
 			return controller.RequeueAfter{Delay: wait}
 		}
 		return k.setStatus(ctx, pod, finished(pod))
