@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/internal/kubectl"
+	"github.com/berth-dev/berth/internal/scheduler"
 	"github.com/berth-dev/berth/internal/server"
 	"k8s.io/klog/v2"
 )
@@ -67,7 +68,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 // serverFlags binds the control-plane flags shared by up and server.
-func serverFlags(fs *flag.FlagSet, cfg *server.Config, defaultListen string) (etcd, sans, level *string) {
+func serverFlags(fs *flag.FlagSet, cfg *server.Config, defaultListen string) (etcd, sans, level, schedCfg *string) {
 	fs.StringVar(&cfg.DataDir, "data-dir", server.DefaultDataDir(), "directory for etcd data, TLS material, tokens and admin.kubeconfig")
 	fs.StringVar(&cfg.Listen, "listen", defaultListen, "HTTPS listen address HOST:PORT")
 	fs.StringVar(&cfg.ServiceCIDR, "service-cidr", "10.43.0.0/16", "range Service ClusterIPs are allocated from")
@@ -76,14 +77,15 @@ func serverFlags(fs *flag.FlagSet, cfg *server.Config, defaultListen string) (et
 	etcd = fs.String("etcd-endpoints", "", "comma-separated URLs of an existing etcd cluster (default: embedded etcd in <data-dir>/etcd)")
 	sans = fs.String("tls-san", "", "comma-separated extra names/IPs for the serving certificate")
 	level = fs.String("log-level", "info", "log level: debug, info, warn, error")
-	return etcd, sans, level
+	schedCfg = fs.String("scheduler-config", "", "scheduler configuration file (YAML; default: profiles default-scheduler, fcfs, sjf, round-robin, priority; see docs/scheduler.md)")
+	return etcd, sans, level, schedCfg
 }
 
 func runServer(name string, args []string, defaultListen string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("berth "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var cfg server.Config
-	etcd, sans, level := serverFlags(fs, &cfg, defaultListen)
+	etcd, sans, level, schedCfg := serverFlags(fs, &cfg, defaultListen)
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -97,6 +99,12 @@ func runServer(name string, args []string, defaultListen string, stdout, stderr 
 		return 2
 	}
 	cfg.Logger, cfg.Version = logger, version
+	sc, err := scheduler.LoadConfig(*schedCfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "berth %s: --scheduler-config: %v\n", name, err)
+		return 2
+	}
+	cfg.Scheduler = &sc
 	klog.SetSlogLogger(logger.With("source", "client-go")) // leader election and informers log through klog
 	cfg.EtcdEndpoints = splitList(*etcd)
 	cfg.ExtraSANs = splitList(*sans)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/berth-dev/berth/internal/controller"
+	"github.com/berth-dev/berth/internal/scheduler"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -32,8 +33,11 @@ type Config struct {
 	// Logger receives the control plane's logs.
 	Logger *slog.Logger
 	// Controllers are the controllers to run under leader election; nil
-	// means DefaultControllers.
+	// means DefaultControllers and the scheduler.
 	Controllers []controller.Factory
+	// Scheduler configures the scheduler that runs with the default
+	// controllers (nil: scheduler.DefaultConfig).
+	Scheduler *scheduler.Config
 	// NoControllers runs the API server alone (tests of one controller).
 	NoControllers bool
 	// ControllerWorkers is the number of workers per controller (default 4).
@@ -82,6 +86,13 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.Scheduler == nil {
+		sc, err := scheduler.LoadConfig("")
+		if err != nil {
+			return c, err
+		}
+		c.Scheduler = &sc
 	}
 	return c, nil
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"github.com/prometheus/client_golang/prometheus"
 	"log/slog"
 	"net"
 	"net/http"
@@ -17,6 +18,7 @@ import (
 	"github.com/berth-dev/berth/internal/apiserver"
 	"github.com/berth-dev/berth/internal/controller"
 	"github.com/berth-dev/berth/internal/pki"
+	"github.com/berth-dev/berth/internal/scheduler"
 	"github.com/berth-dev/berth/internal/store"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"k8s.io/client-go/kubernetes"
@@ -36,6 +38,8 @@ type Server struct {
 	client *clientv3.Client
 	http   *http.Server
 	ready  atomic.Bool
+	// metrics is the registry behind /metrics.
+	metrics prometheus.Registerer
 	// managerDone closes when the controller manager has stopped (and
 	// released its Lease); nil when no controllers run.
 	managerDone chan struct{}
@@ -120,6 +124,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		ln.Close()
 		return nil, err
 	}
+	s.metrics = api.Registerer()
 	s.http = &http.Server{
 		Handler:           api.Handler(),
 		ReadHeaderTimeout: 30 * time.Second,
@@ -264,7 +269,7 @@ func (s *Server) RestConfig() *rest.Config {
 func (s *Server) startControllers(runCtx context.Context) error {
 	factories := s.cfg.Controllers
 	if factories == nil {
-		factories = DefaultControllers()
+		factories = append(DefaultControllers(), scheduler.Factory(*s.cfg.Scheduler))
 	}
 	if s.cfg.NoControllers || len(factories) == 0 {
 		return nil
@@ -281,7 +286,7 @@ func (s *Server) startControllers(runCtx context.Context) error {
 		defer close(s.managerDone)
 		err := controller.RunManager(runCtx, controller.ManagerConfig{
 			Client: client, Factories: factories, Workers: s.cfg.ControllerWorkers,
-			Identity: s.cfg.Identity, Logger: s.log,
+			Identity: s.cfg.Identity, Logger: s.log, Metrics: s.metrics,
 		})
 		if err != nil {
 			s.errc <- err
