@@ -18,7 +18,7 @@ import (
 // stdout is JSON, also on failure.
 func runBench(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprintln(stderr, "usage: berth bench api|controllers [flags]   (berth bench NAME -h lists the flags)")
+		fmt.Fprintln(stderr, "usage: berth bench api|controllers|scheduler [flags]   (berth bench NAME -h lists the flags)")
 		if len(args) == 0 {
 			return 2
 		}
@@ -60,7 +60,23 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		return 0
+	case "scheduler":
+		cfg, err := bench.ParseSchedulerArgs(args[1:], stderr)
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "berth bench scheduler: %v\n", err)
+			bench.WriteErrorJSONFor(stdout, "scheduler", err)
+			return 2
+		}
+		cfg.Logger = logger
+		if _, err := bench.RunScheduler(ctx, cfg, stdout); err != nil {
+			fmt.Fprintf(stderr, "berth bench scheduler: %v\n", err)
+			return 1
+		}
+		return 0
 	}
-	fmt.Fprintf(stderr, "berth bench: unknown benchmark %q (available: api, controllers)\n", args[0])
+	fmt.Fprintf(stderr, "berth bench: unknown benchmark %q (available: api, controllers, scheduler)\n", args[0])
 	return 2
 }

@@ -73,12 +73,17 @@ func fakeNode(i int) *corev1.Node {
 // registerNodes creates n fake nodes with c goroutines; a node whose status
 // the create dropped gets it through the status subresource.
 func registerNodes(ctx context.Context, cs kubernetes.Interface, n, c int) error {
+	return registerNodesWith(ctx, cs, n, c, fakeNode)
+}
+
+// registerNodesWith is registerNodes with node i built by newNode.
+func registerNodesWith(ctx context.Context, cs kubernetes.Interface, n, c int, newNode func(i int) *corev1.Node) error {
 	if n == 0 {
 		return nil
 	}
 	nodes := cs.CoreV1().Nodes()
 	_, err := parallel(ctx, min(c, n), n, func(ctx context.Context, i int, _ time.Time) error {
-		want := fakeNode(i)
+		want := newNode(i)
 		got, err := nodes.Create(ctx, want, metav1.CreateOptions{})
 		if err != nil {
 			return err
