@@ -3,6 +3,7 @@ package framework
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 )
@@ -83,28 +84,37 @@ func (f *Framework) HasPostFilter() bool { return len(f.postFilter) > 0 }
 // RunPreFilterPlugins runs the pre-filters; plugins returning Skip have
 // their Filter skipped. The first rejection or error is returned.
 func (f *Framework) RunPreFilterPlugins(ctx context.Context, state *CycleState, pod *corev1.Pod, nodes []*NodeInfo) *Status {
+	state.skipFilter = state.skipFilter[:0]
 	for _, p := range f.preFilter {
 		st := p.PreFilter(ctx, state, pod, nodes)
 		if st.IsSkip() {
-			if state.skipFilter == nil {
-				state.skipFilter = map[string]bool{}
-			}
-			state.skipFilter[p.Name()] = true
+			state.skipFilter = append(state.skipFilter, p.Name())
 			continue
 		}
 		if !st.IsSuccess() {
 			return st.WithPlugin(p.Name())
 		}
 	}
+	if state.filters == nil {
+		state.filters = make([]FilterPlugin, 0, len(f.filter))
+	}
+	state.filters = state.filters[:0]
+	for _, p := range f.filter {
+		if !slices.Contains(state.skipFilter, p.Name()) {
+			state.filters = append(state.filters, p)
+		}
+	}
 	return nil
 }
 
 // RunFilterPlugins runs the filters on node and returns the first failure.
+// After RunPreFilterPlugins, the skipped filters are left out.
 func (f *Framework) RunFilterPlugins(ctx context.Context, state *CycleState, pod *corev1.Pod, node *NodeInfo) *Status {
-	for _, p := range f.filter {
-		if state.skipFilter[p.Name()] {
-			continue
-		}
+	filters := state.filters
+	if filters == nil {
+		filters = f.filter
+	}
+	for _, p := range filters {
 		if st := p.Filter(ctx, state, pod, node); !st.IsSuccess() {
 			return st.WithPlugin(p.Name())
 		}
@@ -131,13 +141,11 @@ func (f *Framework) RunPostFilterPlugins(ctx context.Context, state *CycleState,
 // RunScorePlugins runs pre-score, score and normalize and returns each
 // node's weighted total, in the order of nodes.
 func (f *Framework) RunScorePlugins(ctx context.Context, state *CycleState, pod *corev1.Pod, nodes []*NodeInfo) ([]NodeScore, *Status) {
+	state.skipScore = state.skipScore[:0]
 	for _, p := range f.preScore {
 		st := p.PreScore(ctx, state, pod, nodes)
 		if st.IsSkip() {
-			if state.skipScore == nil {
-				state.skipScore = map[string]bool{}
-			}
-			state.skipScore[p.Name()] = true
+			state.skipScore = append(state.skipScore, p.Name())
 			continue
 		}
 		if !st.IsSuccess() {
@@ -150,7 +158,7 @@ func (f *Framework) RunScorePlugins(ctx context.Context, state *CycleState, pod 
 	}
 	var buf []NodeScore
 	for _, p := range f.score {
-		if state.skipScore[p.Name()] {
+		if slices.Contains(state.skipScore, p.Name()) {
 			continue
 		}
 		if cap(buf) < len(nodes) {

@@ -72,7 +72,7 @@ func (*Unschedulable) Filter(_ context.Context, _ *framework.CycleState, pod *co
 	if node.Node == nil {
 		return framework.NewStatus(framework.Error, "NodeUnschedulable: node not found")
 	}
-	if !node.Node.Spec.Unschedulable || tolerates(pod, &taintUnschedulable) {
+	if !node.Unschedulable || tolerates(pod, &taintUnschedulable) {
 		return nil
 	}
 	return framework.NewStatus(framework.UnschedulableAndUnresolvable, reasonsUnschedulable...)
@@ -107,18 +107,11 @@ func (*Ready) Filter(_ context.Context, _ *framework.CycleState, pod *corev1.Pod
 		return framework.NewStatus(framework.Error, "NodeReady: node not found")
 	}
 	taint := &taintNotReady
-	conds := node.Node.Status.Conditions
-	for i := range conds {
-		if conds[i].Type != corev1.NodeReady {
-			continue
-		}
-		switch conds[i].Status {
-		case corev1.ConditionTrue:
-			return nil
-		case corev1.ConditionUnknown:
-			taint = &taintUnreachable
-		}
-		break
+	switch node.Ready {
+	case corev1.ConditionTrue:
+		return nil
+	case corev1.ConditionUnknown:
+		taint = &taintUnreachable
 	}
 	if tolerates(pod, taint) {
 		return nil

@@ -52,7 +52,7 @@ func (*Plugin) Filter(_ context.Context, _ *framework.CycleState, pod *corev1.Po
 	if node.Node == nil {
 		return framework.NewStatus(framework.Error, Name+": node not found")
 	}
-	taints := node.Node.Spec.Taints
+	taints := node.Taints
 	for i := range taints {
 		t := &taints[i]
 		if t.Effect != corev1.TaintEffectNoSchedule && t.Effect != corev1.TaintEffectNoExecute {
@@ -84,8 +84,8 @@ func (*Plugin) PreScore(_ context.Context, _ *framework.CycleState, _ *corev1.Po
 		if n.Node == nil {
 			continue
 		}
-		for i := range n.Node.Spec.Taints {
-			if n.Node.Spec.Taints[i].Effect == corev1.TaintEffectPreferNoSchedule {
+		for i := range n.Taints {
+			if n.Taints[i].Effect == corev1.TaintEffectPreferNoSchedule {
 				return nil
 			}
 		}
@@ -103,7 +103,7 @@ func (*Plugin) Score(_ context.Context, _ *framework.CycleState, pod *corev1.Pod
 		return 0, framework.NewStatus(framework.Error, Name+": node not found")
 	}
 	var n int64
-	taints := node.Node.Spec.Taints
+	taints := node.Taints
 	for i := range taints {
 		if taints[i].Effect == corev1.TaintEffectPreferNoSchedule && !Tolerates(pod.Spec.Tolerations, &taints[i]) {
 			n++
