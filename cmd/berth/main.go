@@ -28,7 +28,7 @@ Usage:
   berth up      [flags]   control plane for a local cluster (prints the kubeconfig path when ready)
   berth server  [flags]   control plane: API server on embedded or external etcd
   berth kubectl ARGS...   the real kubectl, defaulting to <data-dir>/admin.kubeconfig
-  berth bench   api|controllers [flags]  benchmarks; the last output line is JSON
+  berth bench   api|controllers|scheduler [flags]  benchmarks; the last output line is JSON
   berth version           print the version
 
 Run 'berth <command> -h' for the flags of a command.

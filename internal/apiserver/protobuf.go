@@ -2,13 +2,17 @@ package apiserver
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"io"
 	"mime"
 	"net/http"
 	"strings"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
 )
 
 // Kubernetes' protobuf envelope (runtime.Unknown behind a 4-byte magic
@@ -70,4 +74,23 @@ func writeObject(w http.ResponseWriter, r *http.Request, code int, obj runtime.O
 		}
 	}
 	writeJSON(w, code, obj)
+}
+
+// writeProtobufEvent writes one event of a protobuf watch stream, framed as
+// Kubernetes does: a 4-byte big-endian length, then a metav1.WatchEvent in
+// plain protobuf (no envelope) whose object is the enveloped object.
+func writeProtobufEvent(w io.Writer, t watch.EventType, obj runtime.Object) error {
+	raw, err := encodeProtobuf(obj)
+	if err != nil {
+		return err
+	}
+	ev := metav1.WatchEvent{Type: string(t), Object: runtime.RawExtension{Raw: raw}}
+	size := ev.Size()
+	buf := make([]byte, 4+size)
+	binary.BigEndian.PutUint32(buf, uint32(size))
+	if _, err := ev.MarshalToSizedBuffer(buf[4:]); err != nil {
+		return fmt.Errorf("apiserver: protobuf watch event: %w", err)
+	}
+	_, err = w.Write(buf)
+	return err
 }

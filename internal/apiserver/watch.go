@@ -91,7 +91,12 @@ func (s *Server) watch(q *request) error {
 	defer w.Stop()
 
 	h := q.w.Header()
-	h.Set("Content-Type", "application/json;stream=watch")
+	proto := out.kind == asObject && prefersProtobuf(q.r)
+	if proto {
+		h.Set("Content-Type", protobufContentType+";stream=watch")
+	} else {
+		h.Set("Content-Type", "application/json;stream=watch")
+	}
 	h.Set("Cache-Control", "no-cache, private")
 	q.w.WriteHeader(http.StatusOK)
 	flusher, _ := q.w.(http.Flusher)
@@ -100,10 +105,16 @@ func (s *Server) watch(q *request) error {
 	}
 	enc := json.NewEncoder(q.w)
 	send := func(t watch.EventType, obj runtime.Object) bool {
-		if obj != nil && t != watch.Bookmark && t != watch.Error {
-			obj = out.render(q.res, obj)
+		var err error
+		if proto {
+			err = writeProtobufEvent(q.w, t, obj)
+		} else {
+			if obj != nil && t != watch.Bookmark && t != watch.Error {
+				obj = out.render(q.res, obj)
+			}
+			err = enc.Encode(&watchEvent{Type: t, Object: obj})
 		}
-		if err := enc.Encode(&watchEvent{Type: t, Object: obj}); err != nil {
+		if err != nil {
 			return false
 		}
 		if flusher != nil {
