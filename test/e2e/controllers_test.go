@@ -17,8 +17,9 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 )
 
-// withFakeKubelet starts a fake kubelet (and trivial binder) against the
-// cluster for the rest of the test and returns a clientset.
+// withFakeKubelet starts a fake kubelet (two Ready nodes that run what is
+// bound to them) against the cluster for the rest of the test and returns a
+// clientset. The server's scheduler binds the pods.
 func (c *cluster) withFakeKubelet(t *testing.T) *kubernetes.Clientset {
 	t.Helper()
 	rc, err := clientcmd.BuildConfigFromFlags("", c.kubeconfig)
@@ -34,7 +35,7 @@ func (c *cluster) withFakeKubelet(t *testing.T) *kubernetes.Clientset {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		if err := fakekubelet.Run(ctx, fakekubelet.Config{Client: cs, Nodes: []string{"e2e-node-0", "e2e-node-1"}, Bind: true,
+		if err := fakekubelet.Run(ctx, fakekubelet.Config{Client: cs, Nodes: []string{"e2e-node-0", "e2e-node-1"},
 			StartDelay: 300 * time.Millisecond, RunFor: 300 * time.Millisecond}); err != nil && ctx.Err() == nil {
 			t.Errorf("fake kubelet: %v", err)
 		}
