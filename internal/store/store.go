@@ -97,7 +97,8 @@ func (s *Store) Get(ctx context.Context, key string) (KV, error) {
 // linearizable read barrier, so on an etcd follower it may return a slightly
 // old revision. Use it only to read what a revision-guarded write
 // (Update/Delete with expectedRev) then changes: a stale read makes that
-// write fail with ErrConflict instead of losing an update.
+// write fail with ErrConflict instead of losing an update. A key it does
+// not find is looked up again linearizably before ErrNotFound is returned.
 func (s *Store) GetForUpdate(ctx context.Context, key string) (KV, error) {
 	cctx, cancel := s.call(ctx)
 	defer cancel()
@@ -106,7 +107,10 @@ func (s *Store) GetForUpdate(ctx context.Context, key string) (KV, error) {
 		return KV{}, wrapErr(ctx, cctx, "get", key, err)
 	}
 	if len(resp.Kvs) == 0 {
-		return KV{}, fmt.Errorf("store: get %q: %w", key, ErrNotFound)
+		// Absence is not guarded by the write's revision check: a stale read
+		// could miss a key that was just created (and already announced by
+		// a watch). Confirm it with a linearizable read.
+		return s.Get(ctx, key)
 	}
 	return s.toKV(resp.Kvs[0]), nil
 }

@@ -80,7 +80,13 @@ func waitCondition(t *testing.T, cs kubernetes.Interface, name string, typ batch
 			return err
 		}
 		if !hasCondition(j, typ, status, reason) {
-			return fmt.Errorf("status %+v", j.Status)
+			var pods []string
+			if l, err := cs.CoreV1().Pods("default").List(context.Background(), metav1.ListOptions{LabelSelector: batchv1.JobNameLabel + "=" + name}); err == nil {
+				for _, p := range l.Items {
+					pods = append(pods, fmt.Sprintf("%s node=%q phase=%s rv=%s finalizers=%v deleting=%v", p.Name, p.Spec.NodeName, p.Status.Phase, p.ResourceVersion, p.Finalizers, p.DeletionTimestamp != nil))
+				}
+			}
+			return fmt.Errorf("status %+v; pods %v", j.Status, pods)
 		}
 		return nil
 	})

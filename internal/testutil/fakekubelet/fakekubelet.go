@@ -123,6 +123,7 @@ func (k *Kubelet) reconcile(ctx context.Context, key string) error {
 	ns, name, _ := cache.SplitMetaNamespaceKey(key)
 	pod, err := k.lister.Pods(ns).Get(name)
 	if apierrors.IsNotFound(err) {
+		k.cfg.Logger.Debug("fakekubelet: pod gone", "pod", key)
 		return nil
 	}
 	if err != nil {
@@ -145,6 +146,7 @@ func (k *Kubelet) reconcile(ctx context.Context, key string) error {
 		}
 		node := k.cfg.Nodes[int(k.rr.Add(1))%len(k.cfg.Nodes)]
 		err := pods.Bind(ctx, &corev1.Binding{ObjectMeta: metav1.ObjectMeta{Name: name, UID: pod.UID}, Target: corev1.ObjectReference{Kind: "Node", Name: node}}, metav1.CreateOptions{})
+		k.cfg.Logger.Debug("fakekubelet: bind", "pod", key, "node", node, "err", err)
 		if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
 			return nil
 		}
