@@ -38,7 +38,7 @@ type Config struct {
 	// MaxUnschedulableWait is how long an unschedulable pod waits for a
 	// relevant cluster change before it is retried anyway (default 60s).
 	MaxUnschedulableWait metav1.Duration `json:"maxUnschedulableWait,omitempty"`
-	// BindConcurrency is the number of bindings in flight (default 32).
+	// BindConcurrency is the number of bindings in flight (default 128).
 	BindConcurrency int `json:"bindConcurrency,omitempty"`
 	// Profiles are the schedulers served; pods pick one by spec.schedulerName.
 	Profiles []ProfileConfig `json:"profiles"`
@@ -145,7 +145,7 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("scheduler config: maxUnschedulableWait %s must be positive", c.MaxUnschedulableWait.Duration)
 	}
 	if c.BindConcurrency == 0 {
-		c.BindConcurrency = 32
+		c.BindConcurrency = 128
 	}
 	if c.BindConcurrency < 0 {
 		return c, fmt.Errorf("scheduler config: bindConcurrency %d must be positive", c.BindConcurrency)
