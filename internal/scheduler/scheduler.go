@@ -20,6 +20,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/record"
+	"k8s.io/client-go/util/retry"
 )
 
 // Options are what a Scheduler is built from.
@@ -281,27 +282,37 @@ func (s *Scheduler) preempt(ctx context.Context, pod *corev1.Pod, pf *framework.
 }
 
 // setUnschedulable sets PodScheduled=False (and nominatedNodeName) unless
-// the pod already says so.
+// the pod already says so. On a conflict it reads the pod again and retries.
 func (s *Scheduler) setUnschedulable(ctx context.Context, pod *corev1.Pod, reason, msg, nominated string) error {
-	for _, c := range pod.Status.Conditions {
-		if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse && c.Reason == reason && c.Message == msg &&
-			(nominated == "" || pod.Status.NominatedNodeName == nominated) {
-			return nil
+	pods := s.client.CoreV1().Pods(pod.Namespace)
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		for _, c := range pod.Status.Conditions {
+			if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse && c.Reason == reason && c.Message == msg &&
+				(nominated == "" || pod.Status.NominatedNodeName == nominated) {
+				return nil
+			}
 		}
-	}
-	p := pod.DeepCopy()
-	setCondition(&p.Status, corev1.PodCondition{
-		Type: corev1.PodScheduled, Status: corev1.ConditionFalse, Reason: reason, Message: msg,
-		LastProbeTime: metav1.Now(), LastTransitionTime: metav1.Now(),
+		p := pod.DeepCopy()
+		setCondition(&p.Status, corev1.PodCondition{
+			Type: corev1.PodScheduled, Status: corev1.ConditionFalse, Reason: reason, Message: msg,
+			LastProbeTime: metav1.Now(), LastTransitionTime: metav1.Now(),
+		})
+		if nominated != "" {
+			p.Status.NominatedNodeName = nominated
+		}
+		_, err := pods.UpdateStatus(ctx, p, metav1.UpdateOptions{})
+		if apierrors.IsConflict(err) {
+			fresh, gerr := pods.Get(ctx, pod.Name, metav1.GetOptions{})
+			if gerr != nil {
+				return gerr
+			}
+			if fresh.UID != pod.UID || fresh.Spec.NodeName != "" {
+				return nil // replaced or bound meanwhile: nothing to report
+			}
+			pod = fresh
+		}
+		return err
 	})
-	if nominated != "" {
-		p.Status.NominatedNodeName = nominated
-	}
-	_, err := s.client.CoreV1().Pods(p.Namespace).UpdateStatus(ctx, p, metav1.UpdateOptions{})
-	if apierrors.IsConflict(err) {
-		return nil // a newer version exists; the next attempt reports again
-	}
-	return err
 }
 
 // setCondition adds or replaces a condition, keeping the transition time
