@@ -29,22 +29,7 @@ const noisyCPUPct = 10
 // when ctx is cancelled; every goroutine RunAPI starts has ended by then.
 func RunAPI(ctx context.Context, cfg APIConfig, out io.Writer) (*APIResult, error) {
 	res, err := runAPI(ctx, cfg)
-	if err == nil && cfg.PlotFile != "" {
-		if err = WritePlot(cfg.PlotFile, res); err == nil {
-			cfg.logger().Info("wrote plot", "file", cfg.PlotFile)
-		}
-	}
-	if err := report(out, "api", res, err, cfg.JSONOnly); err != nil {
-		return nil, err
-	}
-	return res, nil
-}
-
-func (c APIConfig) logger() *slog.Logger {
-	if c.Logger == nil {
-		return slog.Default()
-	}
-	return c.Logger
+	return finishRun(out, "api", res, err, cfg.JSONOnly, cfg.PlotFile, WritePlot, cfg.Logger)
 }
 
 func runAPI(ctx context.Context, cfg APIConfig) (res *APIResult, err error) {
@@ -68,12 +53,7 @@ func runAPI(ctx context.Context, cfg APIConfig) (res *APIResult, err error) {
 		if proc, ready, err = startServer(ctx, cfg.Binary, log); err != nil {
 			return nil, err
 		}
-		defer func() {
-			proc.stop()
-			if msg := proc.stderr.String(); msg != "" {
-				log.Warn("the server logged errors", "stderr", msg)
-			}
-		}()
+		defer proc.stopAndLog()
 		res.StartToReadyMs = round(ms(ready), 1)
 		log.Info("server ready; idling before reading its memory", "startToReady", ready.Round(time.Millisecond), "idle", cfg.IdleWait)
 		select {
@@ -133,11 +113,7 @@ func runAPI(ctx context.Context, cfg APIConfig) (res *APIResult, err error) {
 		res.List10k = &lr
 	}
 	cpu1 := sampleCPU(serverPID)
-	res.OtherCPUPct = round(otherCPUPercent(cpu0, cpu1, time.Since(t0).Seconds()), 1)
-	res.CPUSeconds = cpuSeconds(cpu0, cpu1)
-	if res.OtherCPUPct > noisyCPUPct {
-		log.Warn("other processes used CPU during the measurements; the figures are disturbed", "otherCPUPercentOfOneCPU", res.OtherCPUPct)
-	}
+	res.OtherCPUPct, res.CPUSeconds = cpuUse(log, "the measurements", cpu0, cpu1, t0)
 	if proc != nil {
 		m, err := proc.memory()
 		if err != nil {

@@ -3,12 +3,11 @@ package bench
 import (
 	"bytes"
 	"context"
-	"encoding/json"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"testing"
 	"time"
 )
@@ -19,13 +18,7 @@ func TestRunAPISmall(t *testing.T) {
 	if testing.Short() {
 		t.Skip("spawns a berth server and benchmarks it for ~15 s; runs without -short")
 	}
-	bin := os.Getenv("BERTH_BIN")
-	if bin == "" {
-		t.Skip("BERTH_BIN is unset: build the binary (go build -o bin/berth ./cmd/berth) and set BERTH_BIN=$PWD/bin/berth")
-	}
-	if _, err := os.Stat(bin); err != nil {
-		t.Fatalf("BERTH_BIN: %v", err)
-	}
+	bin := berthBin(t)
 	goroutines := runtime.NumGoroutine()
 	var out bytes.Buffer
 	plot := filepath.Join(t.TempDir(), "bench.png")
@@ -36,7 +29,7 @@ func TestRunAPISmall(t *testing.T) {
 		Binary:      bin,
 		IdleWait:    time.Second,
 		PlotFile:    plot,
-		Logger:      slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Logger:      warnLogger(t),
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
@@ -46,11 +39,7 @@ func TestRunAPISmall(t *testing.T) {
 	}
 	t.Logf("output:\n%s", out.String())
 
-	lines := strings.Split(strings.TrimRight(out.String(), "\n"), "\n")
-	var last map[string]any
-	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &last); err != nil {
-		t.Fatalf("last output line is not JSON: %v\n%s", err, lines[len(lines)-1])
-	}
+	last := lastJSONLine(t, out.String())
 	if last["bench"] != "api" {
 		t.Fatalf(`last line has bench=%v, want "api"`, last["bench"])
 	}
@@ -85,38 +74,12 @@ func TestRunAPISmall(t *testing.T) {
 		t.Errorf("plot: %v", err)
 	}
 
-	// Every goroutine RunAPI started has ended (HTTP/2 connection readers
-	// may need a moment after their connection was closed).
-	deadline := time.Now().Add(5 * time.Second)
-	for runtime.NumGoroutine() > goroutines && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
-	}
-	if n := runtime.NumGoroutine(); n > goroutines {
-		buf := make([]byte, 1<<20)
-		t.Errorf("%d goroutines before RunAPI, %d after:\n%s", goroutines, n, buf[:runtime.Stack(buf, true)])
-	}
+	checkGoroutinesEnded(t, goroutines, "RunAPI")
 }
 
 func TestRunAPIServerFails(t *testing.T) {
-	if testing.Short() {
-		t.Skip("spawns a process; runs without -short")
-	}
-	var out bytes.Buffer
-	_, err := RunAPI(context.Background(), APIConfig{Clients: []int{1}, Ops: 1, Binary: "/bin/false",
-		Logger: slog.New(slog.NewTextHandler(testWriter{t}, nil))}, &out)
-	if err == nil || !strings.Contains(err.Error(), "exited before it was ready") {
-		t.Fatalf("RunAPI with a binary that exits: err = %v", err)
-	}
-	var last struct{ Bench, Error string }
-	if json.Unmarshal(bytes.TrimSpace(out.Bytes()), &last) != nil || last.Bench != "api" || last.Error == "" {
-		t.Fatalf("output %q: want one JSON error line", out.String())
-	}
-}
-
-// testWriter sends logs to t.Log.
-type testWriter struct{ t *testing.T }
-
-func (w testWriter) Write(b []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(b), "\n"))
-	return len(b), nil
+	checkServerFails(t, "api", func(binary string, log *slog.Logger, out io.Writer) error {
+		_, err := RunAPI(context.Background(), APIConfig{Clients: []int{1}, Ops: 1, Binary: binary, Logger: log}, out)
+		return err
+	})
 }

@@ -82,8 +82,7 @@ func DefaultAPIConfig() APIConfig {
 // flag.ErrHelp for -h.
 func ParseAPIArgs(args []string, output io.Writer) (APIConfig, error) {
 	cfg := DefaultAPIConfig()
-	fs := flag.NewFlagSet("berth bench api", flag.ContinueOnError)
-	fs.SetOutput(output)
+	fs := newBenchFlagSet("api", "Benchmarks the API server from outside; the last output line is JSON.", output)
 	clients := fs.String("clients", joinInts(DefaultClients), "comma-separated concurrency levels (goroutines sharing one client)")
 	fs.IntVar(&cfg.Ops, "ops", cfg.Ops, "operations per verb per concurrency level")
 	fs.IntVar(&cfg.ListObjects, "list-objects", cfg.ListObjects, "pods created for the big-list measurement (0 skips it)")
@@ -91,15 +90,8 @@ func ParseAPIArgs(args []string, output io.Writer) (APIConfig, error) {
 	fs.StringVar(&cfg.Kubeconfig, "kubeconfig", "", "kubeconfig `file` of an already running server (default: spawn 'berth server' in a temp dir)")
 	fs.BoolVar(&cfg.JSONOnly, "json-only", false, "print only the JSON line")
 	fs.StringVar(&cfg.PlotFile, "plot", "", "write a PNG chart of p50/p99 latency per verb and level to `file`")
-	fs.Usage = func() {
-		fmt.Fprintf(output, "Usage: berth bench api [flags]\n\nBenchmarks the API server from outside; the last output line is JSON.\n\nFlags:\n")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseBenchFlags(fs, args); err != nil {
 		return cfg, err
-	}
-	if fs.NArg() > 0 {
-		return cfg, fmt.Errorf("unexpected arguments %v", fs.Args())
 	}
 	var err error
 	if cfg.Clients, err = ParseClients(*clients); err != nil {
@@ -188,15 +180,51 @@ func (c APIConfig) withDefaults() (APIConfig, error) {
 	if c.IdleWait == 0 {
 		c.IdleWait = DefaultIdleWait
 	}
-	if c.Binary == "" && !c.external() {
-		exe, err := os.Executable()
-		if err != nil {
-			return c, fmt.Errorf("bench: find the berth binary: %w", err)
+	if !c.external() {
+		var err error
+		if c.Binary, err = berthBinary(c.Binary); err != nil {
+			return c, err
 		}
-		c.Binary = exe
 	}
 	c.Clients = append([]int(nil), c.Clients...)
 	return c, c.Validate()
+}
+
+// newBenchFlagSet returns the flag set of `berth bench <name>`. It writes
+// flag errors and the usage to output; the usage is the command line,
+// about and the flags.
+func newBenchFlagSet(name, about string, output io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("berth bench "+name, flag.ContinueOnError)
+	fs.SetOutput(output)
+	fs.Usage = func() {
+		fmt.Fprintf(output, "Usage: berth bench %s [flags]\n\n%s\n\nFlags:\n", name, about)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parseBenchFlags parses args with fs and rejects positional arguments.
+func parseBenchFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %v", fs.Args())
+	}
+	return nil
+}
+
+// berthBinary is bin, or this executable when bin is empty: the berth
+// binary spawned as `berth server`.
+func berthBinary(bin string) (string, error) {
+	if bin != "" {
+		return bin, nil
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return "", fmt.Errorf("bench: find the berth binary: %w", err)
+	}
+	return exe, nil
 }
 
 func maxOf(xs []int) int {

@@ -33,15 +33,7 @@ const (
 // returns, also when ctx is cancelled; so have the goroutines it started.
 func RunControllers(ctx context.Context, cfg ControllersConfig, out io.Writer) (*ControllersResult, error) {
 	res, err := runControllers(ctx, cfg)
-	if err == nil && cfg.PlotFile != "" {
-		if err = WriteControllersPlot(cfg.PlotFile, res); err == nil {
-			cfg.logger().Info("wrote plot", "file", cfg.PlotFile)
-		}
-	}
-	if err := report(out, "controllers", res, err, cfg.JSONOnly); err != nil {
-		return nil, err
-	}
-	return res, nil
+	return finishRun(out, "controllers", res, err, cfg.JSONOnly, cfg.PlotFile, WriteControllersPlot, cfg.Logger)
 }
 
 func runControllers(ctx context.Context, cfg ControllersConfig) (res *ControllersResult, err error) {
@@ -51,26 +43,12 @@ func runControllers(ctx context.Context, cfg ControllersConfig) (res *Controller
 	log := cfg.Logger
 	res = &ControllersResult{Bench: "controllers", Deployments: cfg.Deployments, Replicas: cfg.Replicas, Nodes: cfg.Nodes,
 		Clients: cfg.Clients, Pods: cfg.Deployments * cfg.Replicas, Targets: ControllerTargets, Machine: thisMachine()}
-	proc, ready, err := startServer(ctx, cfg.Binary, log)
+	proc, ready, cs, stop, err := startLeadingServer(ctx, cfg.Binary, log)
 	if err != nil {
 		return nil, err
 	}
-	defer func() {
-		proc.stop()
-		if msg := proc.stderr.String(); msg != "" {
-			log.Warn("the server logged errors", "stderr", msg)
-		}
-	}()
+	defer stop()
 	res.StartToReadyMs = round(ms(ready), 1)
-	cs, closeClient, err := benchClient(proc.kubeconfig)
-	if err != nil {
-		return nil, err
-	}
-	defer closeClient()
-
-	if err := waitForLeader(ctx, cs); err != nil {
-		return nil, err
-	}
 	log.Info("controllers running; idling before reading the server's memory", "startToReady", ready.Round(time.Millisecond), "idle", cfg.IdleWait)
 	select {
 	case <-ctx.Done():
@@ -92,18 +70,11 @@ func runControllers(ctx context.Context, cfg ControllersConfig) (res *Controller
 
 	// Watch ReplicaSets and Deployments before the first create.
 	prog := newProgress(cfg.Deployments, cfg.Replicas)
-	factory := informers.NewSharedInformerFactoryWithOptions(cs, 0, informers.WithNamespace(controllersNamespace))
-	if err := prog.register(factory); err != nil {
+	stopInformers, err := watchNamespace(ctx, cs, controllersNamespace, prog.register)
+	if err != nil {
 		return nil, err
 	}
-	infCtx, stopInformers := context.WithCancel(ctx)
-	factory.Start(infCtx.Done())
-	defer func() { stopInformers(); factory.Shutdown() }()
-	for typ, ok := range factory.WaitForCacheSync(infCtx.Done()) {
-		if !ok {
-			return nil, fmt.Errorf("bench: informer for %v did not sync", typ)
-		}
-	}
+	defer stopInformers()
 
 	if err := runLoad(ctx, cfg, cs, proc, prog, res); err != nil {
 		return nil, err
@@ -167,15 +138,58 @@ func runLoad(ctx context.Context, cfg ControllersConfig, cs kubernetes.Interface
 	cpu1 := sampleCPU(proc.cmd.Process.Pid)
 	close(stopSampling)
 	res.Samples, stopSampling = <-samples, nil
-	res.OtherCPUPct = round(otherCPUPercent(cpu0, cpu1, time.Since(t0).Seconds()), 1)
-	res.CPUSeconds = cpuSeconds(cpu0, cpu1)
-	if res.OtherCPUPct > noisyCPUPct {
-		log.Warn("other processes used CPU during the load; the figures are disturbed", "otherCPUPercentOfOneCPU", res.OtherCPUPct)
-	}
+	res.OtherCPUPct, res.CPUSeconds = cpuUse(log, "the load", cpu0, cpu1, t0)
 	allCreated, allSynced, _, _, _ := prog.state()
 	res.AllPodsCreatedS, res.DeploymentsSyncedS = round(allCreated.Seconds(), 3), round(allSynced.Seconds(), 3)
 	log.Info("every pod created", "allPodsCreated", allCreated.Round(time.Millisecond), "deploymentsSynced", allSynced.Round(time.Millisecond))
 	return nil
+}
+
+// startLeadingServer spawns `berth server` from binary as startServer
+// does, builds an unthrottled client for it with benchClient and waits
+// until its controller manager leads, so that the controllers and the
+// scheduler run. It returns the time from spawning to ready and a function
+// that closes the client and stops the server; on error nothing is left
+// running.
+func startLeadingServer(ctx context.Context, binary string, log *slog.Logger) (*serverProc, time.Duration, *kubernetes.Clientset, func(), error) {
+	proc, ready, err := startServer(ctx, binary, log)
+	if err != nil {
+		return nil, 0, nil, nil, err
+	}
+	cs, closeClient, err := benchClient(proc.kubeconfig)
+	if err != nil {
+		proc.stopAndLog()
+		return nil, 0, nil, nil, err
+	}
+	stop := func() {
+		closeClient()
+		proc.stopAndLog()
+	}
+	if err := waitForLeader(ctx, cs); err != nil {
+		stop()
+		return nil, 0, nil, nil, err
+	}
+	return proc, ready, cs, stop, nil
+}
+
+// watchNamespace starts informers on namespace ns of cs, those that
+// register asks for with its event handlers, and waits until they have
+// synced. The returned function stops them; on error they are stopped.
+func watchNamespace(ctx context.Context, cs kubernetes.Interface, ns string, register func(informers.SharedInformerFactory) error) (func(), error) {
+	factory := informers.NewSharedInformerFactoryWithOptions(cs, 0, informers.WithNamespace(ns))
+	if err := register(factory); err != nil {
+		return nil, err
+	}
+	infCtx, stopInformers := context.WithCancel(ctx)
+	factory.Start(infCtx.Done())
+	stop := func() { stopInformers(); factory.Shutdown() }
+	for typ, ok := range factory.WaitForCacheSync(infCtx.Done()) {
+		if !ok {
+			stop()
+			return nil, fmt.Errorf("bench: informer for %v did not sync", typ)
+		}
+	}
+	return stop, nil
 }
 
 // benchClient builds an unthrottled clientset from a kubeconfig, with a
@@ -200,11 +214,4 @@ func benchClient(kubeconfig string) (*kubernetes.Clientset, func(), error) {
 		return nil, nil, fmt.Errorf("bench: clientset: %w", err)
 	}
 	return cs, func() { utilnet.CloseIdleConnectionsFor(httpClient.Transport) }, nil
-}
-
-func (c ControllersConfig) logger() *slog.Logger {
-	if c.Logger == nil {
-		return slog.Default()
-	}
-	return c.Logger
 }

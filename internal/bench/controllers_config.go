@@ -2,11 +2,9 @@ package bench
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"time"
 )
 
@@ -76,8 +74,8 @@ func DefaultControllersConfig() ControllersConfig {
 // It returns flag.ErrHelp for -h.
 func ParseControllersArgs(args []string, output io.Writer) (ControllersConfig, error) {
 	cfg := DefaultControllersConfig()
-	fs := flag.NewFlagSet("berth bench controllers", flag.ContinueOnError)
-	fs.SetOutput(output)
+	fs := newBenchFlagSet("controllers", "Spawns 'berth server', creates Deployments at once and times the workload controllers\n"+
+		"until every pod exists; the last output line is JSON.", output)
 	fs.IntVar(&cfg.Deployments, "deployments", cfg.Deployments, "Deployments created at once")
 	fs.IntVar(&cfg.Replicas, "replicas", cfg.Replicas, "spec.replicas of each Deployment")
 	fs.IntVar(&cfg.Nodes, "nodes", cfg.Nodes, "fake Ready nodes registered first (pods stay unbound: there is no scheduler)")
@@ -85,17 +83,8 @@ func ParseControllersArgs(args []string, output io.Writer) (ControllersConfig, e
 	fs.DurationVar(&cfg.Timeout, "timeout", cfg.Timeout, "limit from the first create until every ReplicaSet and Deployment reports all pods")
 	fs.BoolVar(&cfg.JSONOnly, "json-only", false, "print only the JSON line")
 	fs.StringVar(&cfg.PlotFile, "plot", "", "write a PNG chart of pods created over time to `file`")
-	fs.Usage = func() {
-		fmt.Fprintf(output, "Usage: berth bench controllers [flags]\n\n"+
-			"Spawns 'berth server', creates Deployments at once and times the workload controllers\n"+
-			"until every pod exists; the last output line is JSON.\n\nFlags:\n")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseBenchFlags(fs, args); err != nil {
 		return cfg, err
-	}
-	if fs.NArg() > 0 {
-		return cfg, fmt.Errorf("unexpected arguments %v", fs.Args())
 	}
 	return cfg, cfg.Validate()
 }
@@ -136,14 +125,11 @@ func (c ControllersConfig) withDefaults() (ControllersConfig, error) {
 	if c.IdleWait == 0 {
 		c.IdleWait = DefaultIdleWait
 	}
-	if c.Binary == "" {
-		exe, err := os.Executable()
-		if err != nil {
-			return c, fmt.Errorf("bench: find the berth binary: %w", err)
-		}
-		c.Binary = exe
+	var err error
+	if c.Binary, err = berthBinary(c.Binary); err != nil {
+		return c, err
 	}
-	if err := c.Validate(); err != nil {
+	if err = c.Validate(); err != nil {
 		return c, err
 	}
 	if c.Clients > c.Deployments {

@@ -6,7 +6,6 @@ import (
 	"image"
 	"image/color"
 	"math"
-	"strconv"
 )
 
 var (
@@ -38,40 +37,21 @@ func renderControllersPlot(res *ControllersResult) (*image.RGBA, error) {
 	yStep := niceStep(float64(res.Pods), 8)
 	yMax := math.Ceil(float64(res.Pods)*1.05/yStep) * yStep
 
-	img := image.NewRGBA(image.Rect(0, 0, plotW, plotH))
-	fillRect(img, 0, 0, plotW, plotH, plotBG)
+	img := newPlotImage()
 	x0, x1, y0, y1 := marginL, plotW-marginR, marginT, plotH-marginB
 	px := func(s float64) int { return x0 + int(math.Round(s/xMax*float64(x1-x0))) }
 	py := func(v float64) int { return y1 - int(math.Round(v/yMax*float64(y1-y0))) }
 
 	m := res.Machine
-	drawText(img, marginL, 14, fmt.Sprintf("Berth workload controllers: %d Deployments x %d replicas created at once", res.Deployments, res.Replicas), 2, plotInk)
-	sub := fmt.Sprintf("%d CPUs, %s, %s. %d pods in %.1f s = %.0f pods/s (target %g/s). Server RSS %.0f MiB, peak %.0f MiB.",
-		m.CPUs, m.Go, m.OS, res.Pods, res.AllPodsCreatedS, res.PodsPerS, res.Targets.PodsPerS, res.RSSMB, res.PeakRSSMB)
-	drawText(img, marginL, 40, sub, 1, plotInk)
-	lx := marginL
-	for _, l := range []struct {
-		c     color.RGBA
-		label string
-	}{{plotCreated, "pods created (sum of ReplicaSet status.replicas)"}, {plotRequested, "pods requested (Deployments created x replicas)"},
-		{plotTarget, fmt.Sprintf("target %g pods/s", res.Targets.PodsPerS)}} {
-		fillRect(img, lx, 68, 24, 4, l.c)
-		drawText(img, lx+32, 63, l.label, 1, plotInk)
-		lx += 32 + textWidth(l.label, 1) + 32
-	}
+	drawHeading(img, fmt.Sprintf("Berth workload controllers: %d Deployments x %d replicas created at once", res.Deployments, res.Replicas),
+		fmt.Sprintf("%d CPUs, %s, %s. %d pods in %.1f s = %.0f pods/s (target %g/s). Server RSS %.0f MiB, peak %.0f MiB.",
+			m.CPUs, m.Go, m.OS, res.Pods, res.AllPodsCreatedS, res.PodsPerS, res.Targets.PodsPerS, res.RSSMB, res.PeakRSSMB))
+	drawLineLegend(img, []legendEntry{{plotCreated, "pods created (sum of ReplicaSet status.replicas)"},
+		{plotRequested, "pods requested (Deployments created x replicas)"}, {plotTarget, fmt.Sprintf("target %g pods/s", res.Targets.PodsPerS)}})
 
-	for v := 0.0; v <= yMax+yStep/2; v += yStep {
-		fillRect(img, x0, py(v), x1-x0, 1, plotGrid)
-		label := strconv.FormatFloat(v, 'f', -1, 64)
-		drawText(img, x0-10-textWidth(label, 2), py(v)-7, label, 2, plotInk)
-	}
-	for s := 0.0; s <= xMax+xStep/2; s += xStep {
-		fillRect(img, px(s), y0, 1, y1-y0, plotMinor)
-		label := strconv.FormatFloat(round(s, 2), 'f', -1, 64)
-		drawText(img, px(s)-textWidth(label, 2)/2, y1+10, label, 2, plotInk)
-	}
+	drawValueGrid(img, x0, x1, yMax, yStep, py)
+	drawSecondsAxis(img, xMax, xStep, px, [2]int{y0, y1})
 	drawText(img, 10, y0-24, "pods", 2, plotInk)
-	drawText(img, (x0+x1)/2-textWidth("seconds since the first create", 2)/2, plotH-34, "seconds since the first create", 2, plotInk)
 
 	for i, mk := range []struct {
 		s     float64
@@ -103,8 +83,7 @@ func renderControllersPlot(res *ControllersResult) (*image.RGBA, error) {
 		a, b := res.Samples[i-1], res.Samples[i]
 		drawLine(img, px(a.Seconds), py(float64(a.Created)), px(b.Seconds), py(float64(b.Created)), 3, 0, plotCreated)
 	}
-	fillRect(img, x0, y1, x1-x0, 2, plotInk)
-	fillRect(img, x0-2, y0, 2, y1-y0+2, plotInk)
+	drawAxes(img, x0, y0, x1, y1)
 	return img, nil
 }
 

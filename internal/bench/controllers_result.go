@@ -98,16 +98,10 @@ func (r *ControllersResult) summarize() {
 
 // writeTable prints the human-readable summary.
 func (r *ControllersResult) writeTable(w io.Writer) {
-	m := r.Machine
-	fmt.Fprintf(w, "berth bench controllers: %d CPUs, %d MiB, kernel %s, %s/%s; server spawned\n", m.CPUs, m.MemMB, m.Kernel, m.Go, m.OS)
+	writeMachine(w, "controllers", r.Machine, "spawned")
 	fmt.Fprintf(w, "load: %d Deployments × %d replicas = %d pods, created by %d clients; %d fake nodes (pods stay unbound: no scheduler)\n",
 		r.Deployments, r.Replicas, r.Pods, r.Clients, r.Nodes)
-	fmt.Fprintf(w, "CPU from first create to synced: client %.1f s, server %.1f s; other processes %.1f%% of one CPU",
-		r.CPUSeconds.Client, r.CPUSeconds.Server, r.OtherCPUPct)
-	if r.OtherCPUPct > noisyCPUPct {
-		fmt.Fprint(w, " (DISTURBED: figures are pessimistic)")
-	}
-	fmt.Fprint(w, "\n\n")
+	writeCPU(w, "from first create to synced", r.CPUSeconds, r.OtherCPUPct)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "  start → ready\t%.0f ms\n", r.StartToReadyMs)
 	fmt.Fprintf(tw, "  create %d Deployments\t%.2f s\t%.0f/s\n", r.Deployments, r.CreateDeploymentsS, perSecond(r.Deployments, r.CreateDeploymentsS))
@@ -121,14 +115,8 @@ func (r *ControllersResult) writeTable(w io.Writer) {
 	fmt.Fprintf(tw, "  server RSS idle / with all pods / peak\t%.1f / %.1f / %.1f MiB\n", r.IdleRSSMB, r.RSSMB, r.PeakRSSMB)
 	tw.Flush()
 	fmt.Fprintln(w, "\ntargets:")
-	verdict := func(key string) string {
-		if r.TargetsMet[key] {
-			return "met"
-		}
-		return "NOT met"
-	}
-	fmt.Fprintf(tw, "  pods created per second\t%.0f/s\t≥ %.0f/s\t%s\n", r.PodsPerS, r.Targets.PodsPerS, verdict("pods_per_s"))
-	fmt.Fprintf(tw, "  server RSS with %d pods\t%.1f MiB\t≤ %.0f MiB\t%s\n", r.Pods, r.RSSMB, r.Targets.RSSMB, verdict("rss_mb"))
+	fmt.Fprintf(tw, "  pods created per second\t%.0f/s\t≥ %.0f/s\t%s\n", r.PodsPerS, r.Targets.PodsPerS, verdict(r.TargetsMet["pods_per_s"]))
+	fmt.Fprintf(tw, "  server RSS with %d pods\t%.1f MiB\t≤ %.0f MiB\t%s\n", r.Pods, r.RSSMB, r.Targets.RSSMB, verdict(r.TargetsMet["rss_mb"]))
 	tw.Flush()
 }
 

@@ -3,10 +3,6 @@ package bench
 import (
 	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
-	"flag"
-	"image/png"
 	"io"
 	"log/slog"
 	"os"
@@ -26,20 +22,14 @@ func TestRunControllersSmall(t *testing.T) {
 	if testing.Short() {
 		t.Skip("spawns a berth server and runs its controllers for ~10 s; runs without -short")
 	}
-	bin := os.Getenv("BERTH_BIN")
-	if bin == "" {
-		t.Skip("BERTH_BIN is unset: build the binary (go build -o bin/berth ./cmd/berth) and set BERTH_BIN=$PWD/bin/berth")
-	}
-	if _, err := os.Stat(bin); err != nil {
-		t.Fatalf("BERTH_BIN: %v", err)
-	}
+	bin := berthBin(t)
 	goroutines := runtime.NumGoroutine()
 	var out bytes.Buffer
 	plot := filepath.Join(t.TempDir(), "controllers.png")
 	cfg := ControllersConfig{
 		Deployments: 20, Replicas: 3, Nodes: 5, Clients: 4,
 		Timeout: 2 * time.Minute, IdleWait: time.Second, PlotFile: plot, Binary: bin,
-		Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Logger: warnLogger(t),
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
@@ -49,11 +39,7 @@ func TestRunControllersSmall(t *testing.T) {
 	}
 	t.Logf("output:\n%s", out.String())
 
-	lines := strings.Split(strings.TrimRight(out.String(), "\n"), "\n")
-	var last map[string]any
-	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &last); err != nil {
-		t.Fatalf("last output line is not JSON: %v\n%s", err, lines[len(lines)-1])
-	}
+	last := lastJSONLine(t, out.String())
 	if last["bench"] != "controllers" || last["pods_counted"] != 60.0 {
 		t.Fatalf("last line: bench=%v pods_counted=%v", last["bench"], last["pods_counted"])
 	}
@@ -79,44 +65,22 @@ func TestRunControllersSmall(t *testing.T) {
 		t.Errorf("plot: %v", err)
 	}
 
-	deadline := time.Now().Add(5 * time.Second)
-	for runtime.NumGoroutine() > goroutines && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
-	}
-	if n := runtime.NumGoroutine(); n > goroutines {
-		buf := make([]byte, 1<<20)
-		t.Errorf("%d goroutines before RunControllers, %d after:\n%s", goroutines, n, buf[:runtime.Stack(buf, true)])
-	}
+	checkGoroutinesEnded(t, goroutines, "RunControllers")
 }
 
 func TestRunControllersServerFails(t *testing.T) {
-	if testing.Short() {
-		t.Skip("spawns a process; runs without -short")
-	}
-	var out bytes.Buffer
-	_, err := RunControllers(context.Background(), ControllersConfig{Deployments: 1, Replicas: 1, Binary: "/bin/false",
-		Logger: slog.New(slog.NewTextHandler(testWriter{t}, nil))}, &out)
-	if err == nil || !strings.Contains(err.Error(), "exited before it was ready") {
-		t.Fatalf("RunControllers with a binary that exits: err = %v", err)
-	}
-	var last struct{ Bench, Error string }
-	if json.Unmarshal(bytes.TrimSpace(out.Bytes()), &last) != nil || last.Bench != "controllers" || last.Error == "" {
-		t.Fatalf("output %q: want one JSON error line", out.String())
-	}
+	checkServerFails(t, "controllers", func(binary string, log *slog.Logger, out io.Writer) error {
+		_, err := RunControllers(context.Background(), ControllersConfig{Deployments: 1, Replicas: 1, Binary: binary, Logger: log}, out)
+		return err
+	})
 }
 
 func TestParseControllersArgs(t *testing.T) {
-	cfg, err := ParseControllersArgs(nil, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if cfg != DefaultControllersConfig() || cfg.Deployments != 1000 || cfg.Replicas != 10 || cfg.Nodes != 100 || cfg.Clients != 16 || cfg.Timeout != 10*time.Minute {
+	cfg := checkDefaultsAndHelp(t, ParseControllersArgs, DefaultControllersConfig())
+	if cfg.Deployments != 1000 || cfg.Replicas != 10 || cfg.Nodes != 100 || cfg.Clients != 16 || cfg.Timeout != 10*time.Minute {
 		t.Fatalf("defaults: %+v", cfg)
 	}
-	if _, err := ParseControllersArgs([]string{"-h"}, io.Discard); !errors.Is(err, flag.ErrHelp) {
-		t.Fatalf("-h: got %v, want flag.ErrHelp", err)
-	}
-	cfg, err = ParseControllersArgs([]string{"--deployments", "20", "--replicas", "3", "--nodes", "0", "--clients", "4", "--timeout", "1m", "--json-only", "--plot", "x.png"}, io.Discard)
+	cfg, err := ParseControllersArgs([]string{"--deployments", "20", "--replicas", "3", "--nodes", "0", "--clients", "4", "--timeout", "1m", "--json-only", "--plot", "x.png"}, io.Discard)
 	if err != nil || cfg.Deployments != 20 || cfg.Replicas != 3 || cfg.Nodes != 0 || cfg.Clients != 4 || cfg.Timeout != time.Minute || !cfg.JSONOnly || cfg.PlotFile != "x.png" {
 		t.Fatalf("flags: %+v, %v", cfg, err)
 	}
@@ -173,18 +137,7 @@ func TestWriteControllersPlot(t *testing.T) {
 	if err := WriteControllersPlot(file, sampleControllersResult()); err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.Open(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	img, err := png.Decode(f)
-	if err != nil {
-		t.Fatalf("plot is not a PNG: %v", err)
-	}
-	if b := img.Bounds(); b.Dx() != plotW || b.Dy() != plotH {
-		t.Fatalf("plot size %v, want %dx%d", b, plotW, plotH)
-	}
+	checkPlotFile(t, file)
 	if err := WriteControllersPlot(file, &ControllersResult{Pods: 1}); err == nil {
 		t.Fatal("WriteControllersPlot without samples: want an error")
 	}

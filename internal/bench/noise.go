@@ -2,9 +2,11 @@ package bench
 
 import (
 	"fmt"
+	"log/slog"
 	"os"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // clockTicks is USER_HZ, the unit of CPU times in /proc (100 on Linux).
@@ -99,4 +101,17 @@ func cpuSeconds(a, b cpuSample) CPUSeconds {
 		return CPUSeconds{}
 	}
 	return CPUSeconds{Client: round(float64(b.self-a.self)/clockTicks, 2), Server: round(float64(b.server-a.server)/clockTicks, 2)}
+}
+
+// cpuUse sums up the CPU used between cpu0, sampled at t0, and cpu1,
+// sampled a moment ago: by other processes, in percent of one CPU rounded
+// to 0.1 (see otherCPUPercent), and by the benchmark and its server. When
+// other processes used more than noisyCPUPct it warns on log that the
+// figures taken during what (such as "the load") are disturbed.
+func cpuUse(log *slog.Logger, what string, cpu0, cpu1 cpuSample, t0 time.Time) (otherPct float64, own CPUSeconds) {
+	otherPct = round(otherCPUPercent(cpu0, cpu1, time.Since(t0).Seconds()), 1)
+	if otherPct > noisyCPUPct {
+		log.Warn("other processes used CPU during "+what+"; the figures are disturbed", "otherCPUPercentOfOneCPU", otherPct)
+	}
+	return otherPct, cpuSeconds(cpu0, cpu1)
 }

@@ -97,8 +97,7 @@ func renderPlot(res *APIResult) (*image.RGBA, error) {
 	if decHi <= decLo {
 		decHi = decLo + 1
 	}
-	img := image.NewRGBA(image.Rect(0, 0, plotW, plotH))
-	fillRect(img, 0, 0, plotW, plotH, plotBG)
+	img := newPlotImage()
 	x0, x1, y0, y1 := marginL, plotW-marginR, marginT, plotH-marginB // y1 is the axis
 	yOf := func(v float64) int {
 		f := (math.Log10(v) - decLo) / (decHi - decLo)
@@ -107,10 +106,9 @@ func renderPlot(res *APIResult) (*image.RGBA, error) {
 
 	// Title, machine and legend.
 	m := res.Machine
-	drawText(img, marginL, 14, "Berth API server latency per verb and client count (ms, log scale)", 2, plotInk)
-	sub := fmt.Sprintf("%d CPUs, %s, %s.  Light bar = p50, dark bar = p99.  Watch = update sent to event received.  Dashed: p99 target of mutating calls (%g ms).",
-		m.CPUs, m.Go, m.OS, res.Targets.MutatingP99Ms)
-	drawText(img, marginL, 40, sub, 1, plotInk)
+	drawHeading(img, "Berth API server latency per verb and client count (ms, log scale)",
+		fmt.Sprintf("%d CPUs, %s, %s.  Light bar = p50, dark bar = p99.  Watch = update sent to event received.  Dashed: p99 target of mutating calls (%g ms).",
+			m.CPUs, m.Go, m.OS, res.Targets.MutatingP99Ms))
 	lx := marginL
 	for i, l := range res.Levels {
 		c := plotPalette[i%len(plotPalette)]
@@ -178,10 +176,76 @@ func renderPlot(res *APIResult) (*image.RGBA, error) {
 			fillRect(img, x, yOf(t), min(7, x1-x), 2, plotTarget)
 		}
 	}
-	fillRect(img, x0, y1, x1-x0, 2, plotInk)
-	fillRect(img, x0-2, y0, 2, y1-y0+2, plotInk)
+	drawAxes(img, x0, y0, x1, y1)
 	drawText(img, x0, plotH-24, "bar pairs per verb: one per client count, left to right as in the legend", 1, plotInk)
 	return img, nil
+}
+
+// newPlotImage returns a blank chart of plotW × plotH pixels.
+func newPlotImage() *image.RGBA {
+	img := image.NewRGBA(image.Rect(0, 0, plotW, plotH))
+	fillRect(img, 0, 0, plotW, plotH, plotBG)
+	return img
+}
+
+// drawHeading draws the title of a chart and below it the line sub.
+func drawHeading(img *image.RGBA, title, sub string) {
+	drawText(img, marginL, 14, title, 2, plotInk)
+	drawText(img, marginL, 40, sub, 1, plotInk)
+}
+
+// legendEntry is a line of a chart: its colour and what it shows.
+type legendEntry struct {
+	c     color.RGBA
+	label string
+}
+
+// drawLineLegend draws the legend of a line chart below its heading: left
+// to right, a short stroke of each entry's colour and its label.
+func drawLineLegend(img *image.RGBA, entries []legendEntry) {
+	lx := marginL
+	for _, l := range entries {
+		fillRect(img, lx, 68, 24, 4, l.c)
+		drawText(img, lx+32, 63, l.label, 1, plotInk)
+		lx += 32 + textWidth(l.label, 1) + 32
+	}
+}
+
+// drawValueGrid draws a horizontal grid line from column x0 to x1 at every
+// multiple of step up to vMax, labelled left of x0; y maps a value to its
+// row.
+func drawValueGrid(img *image.RGBA, x0, x1 int, vMax, step float64, y func(float64) int) {
+	for v := 0.0; v <= vMax+step/2; v += step {
+		fillRect(img, x0, y(v), x1-x0, 1, plotGrid)
+		label := strconv.FormatFloat(v, 'f', -1, 64)
+		drawText(img, x0-10-textWidth(label, 2), y(v)-7, label, 2, plotInk)
+	}
+}
+
+// drawSecondsAxis draws the time axis of a chart over seconds since the
+// first create: a minor grid line at every multiple of step up to xMax
+// across each panel (its top and bottom row), labelled below the last
+// panel, and the axis title at the foot of the chart; x maps seconds to a
+// column.
+func drawSecondsAxis(img *image.RGBA, xMax, step float64, x func(float64) int, panels ...[2]int) {
+	bottom := panels[len(panels)-1][1]
+	for s := 0.0; s <= xMax+step/2; s += step {
+		for _, p := range panels {
+			fillRect(img, x(s), p[0], 1, p[1]-p[0], plotMinor)
+		}
+		label := strconv.FormatFloat(round(s, 2), 'f', -1, 64)
+		drawText(img, x(s)-textWidth(label, 2)/2, bottom+10, label, 2, plotInk)
+	}
+	const title = "seconds since the first create"
+	x0, x1 := x(0), x(xMax) // the ends of the axis
+	drawText(img, (x0+x1)/2-textWidth(title, 2)/2, plotH-34, title, 2, plotInk)
+}
+
+// drawAxes draws the axes of the plot area [x0, x1] × [y0, y1]: the x axis
+// along row y1 and the y axis left of column x0.
+func drawAxes(img *image.RGBA, x0, y0, x1, y1 int) {
+	fillRect(img, x0, y1, x1-x0, 2, plotInk)
+	fillRect(img, x0-2, y0, 2, y1-y0+2, plotInk)
 }
 
 // tint mixes c with white, for p50 bars.

@@ -1,8 +1,6 @@
 package bench
 
 import (
-	"image/png"
-	"os"
 	"path/filepath"
 	"testing"
 )
@@ -24,18 +22,7 @@ func TestWritePlot(t *testing.T) {
 	if err := WritePlot(file, sampleResult()); err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.Open(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	img, err := png.Decode(f)
-	if err != nil {
-		t.Fatalf("plot is not a PNG: %v", err)
-	}
-	if b := img.Bounds(); b.Dx() != plotW || b.Dy() != plotH {
-		t.Fatalf("plot size %v, want %dx%d", b, plotW, plotH)
-	}
+	checkPlotFile(t, file)
 	if err := WritePlot(file, &APIResult{}); err == nil {
 		t.Fatal("WritePlot of an empty result: want an error")
 	}

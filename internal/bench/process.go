@@ -188,6 +188,15 @@ func (p *serverProc) stop() {
 	}
 }
 
+// stopAndLog stops the server as stop does, then logs what it wrote to
+// stderr, if anything.
+func (p *serverProc) stopAndLog() {
+	p.stop()
+	if msg := p.stderr.String(); msg != "" {
+		p.log.Warn("the server logged errors", "stderr", msg)
+	}
+}
+
 // freePort asks the kernel for a free loopback TCP port.
 func freePort() (int, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"runtime"
 	"strconv"
@@ -225,4 +226,26 @@ func report(out io.Writer, bench string, res tableWriter, err error, jsonOnly bo
 		fmt.Fprintln(out)
 	}
 	return writeJSONLine(out, res)
+}
+
+// finishRun ends RunAPI, RunControllers and RunScheduler alike: when the
+// run succeeded and plotFile is set it writes the plot with writePlot (a
+// plot error fails the run), then it reports to out as report does. It
+// returns res, or the zero R and the error. log (slog.Default() when nil)
+// receives a message about the plot written.
+func finishRun[R tableWriter](out io.Writer, bench string, res R, err error, jsonOnly bool,
+	plotFile string, writePlot func(file string, res R) error, log *slog.Logger) (R, error) {
+	if err == nil && plotFile != "" {
+		if err = writePlot(plotFile, res); err == nil {
+			if log == nil {
+				log = slog.Default()
+			}
+			log.Info("wrote plot", "file", plotFile)
+		}
+	}
+	if err := report(out, bench, res, err, jsonOnly); err != nil {
+		var zero R
+		return zero, err
+	}
+	return res, nil
 }

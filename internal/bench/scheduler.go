@@ -10,7 +10,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 )
 
@@ -36,15 +35,7 @@ const (
 // also when ctx is cancelled; so have the goroutines it started.
 func RunScheduler(ctx context.Context, cfg SchedulerConfig, out io.Writer) (*SchedulerResult, error) {
 	res, err := runScheduler(ctx, cfg)
-	if err == nil && cfg.PlotFile != "" {
-		if err = WriteSchedulerPlot(cfg.PlotFile, res); err == nil {
-			cfg.logger().Info("wrote plot", "file", cfg.PlotFile)
-		}
-	}
-	if err := report(out, "scheduler", res, err, cfg.JSONOnly); err != nil {
-		return nil, err
-	}
-	return res, nil
+	return finishRun(out, "scheduler", res, err, cfg.JSONOnly, cfg.PlotFile, WriteSchedulerPlot, cfg.Logger)
 }
 
 func runScheduler(ctx context.Context, cfg SchedulerConfig) (res *SchedulerResult, err error) {
@@ -54,28 +45,14 @@ func runScheduler(ctx context.Context, cfg SchedulerConfig) (res *SchedulerResul
 	log := cfg.Logger
 	res = &SchedulerResult{Bench: "scheduler", Nodes: cfg.Nodes, Pods: cfg.Pods, Clients: min(cfg.Clients, cfg.Pods),
 		TargetPodsPerSecond: SchedulerTargetPodsPerSecond, Machine: thisMachine()}
-	proc, ready, err := startServer(ctx, cfg.Binary, log)
-	if err != nil {
-		return nil, err
-	}
-	defer func() {
-		proc.stop()
-		if msg := proc.stderr.String(); msg != "" {
-			log.Warn("the server logged errors", "stderr", msg)
-		}
-	}()
-	res.StartToReadyMs = round(ms(ready), 1)
-	cs, closeClient, err := benchClient(proc.kubeconfig)
-	if err != nil {
-		return nil, err
-	}
-	defer closeClient()
-
 	// The scheduler runs with the controllers, under the controller
-	// manager's Lease.
-	if err := waitForLeader(ctx, cs); err != nil {
+	// manager's Lease: startLeadingServer waits for it.
+	proc, ready, cs, stop, err := startLeadingServer(ctx, cfg.Binary, log)
+	if err != nil {
 		return nil, err
 	}
+	defer stop()
+	res.StartToReadyMs = round(ms(ready), 1)
 	if err := ensureNamespace(ctx, cs, schedulerNamespace); err != nil {
 		return nil, fmt.Errorf("bench: %w", err)
 	}
@@ -91,18 +68,11 @@ func runScheduler(ctx context.Context, cfg SchedulerConfig) (res *SchedulerResul
 
 	// Watch the pods before the first create.
 	tr := newBindTracker(cfg.Pods)
-	factory := informers.NewSharedInformerFactoryWithOptions(cs, 0, informers.WithNamespace(schedulerNamespace))
-	if err := tr.register(factory); err != nil {
+	stopInformers, err := watchNamespace(ctx, cs, schedulerNamespace, tr.register)
+	if err != nil {
 		return nil, err
 	}
-	infCtx, stopInformers := context.WithCancel(ctx)
-	factory.Start(infCtx.Done())
-	defer func() { stopInformers(); factory.Shutdown() }()
-	for typ, ok := range factory.WaitForCacheSync(infCtx.Done()) {
-		if !ok {
-			return nil, fmt.Errorf("bench: informer for %v did not sync", typ)
-		}
-	}
+	defer stopInformers()
 
 	if err := runSchedulerLoad(ctx, cfg, cs, proc, tr, res); err != nil {
 		return nil, err
@@ -186,11 +156,7 @@ func runSchedulerLoad(ctx context.Context, cfg SchedulerConfig, cs kubernetes.In
 		}
 	}
 	cpu1 := sampleCPU(pid)
-	res.OtherCPUPct = round(otherCPUPercent(cpu0, cpu1, time.Since(t0).Seconds()), 1)
-	res.CPUSeconds = cpuSeconds(cpu0, cpu1)
-	if res.OtherCPUPct > noisyCPUPct {
-		log.Warn("other processes used CPU during the load; the figures are disturbed", "otherCPUPercentOfOneCPU", res.OtherCPUPct)
-	}
+	res.OtherCPUPct, res.CPUSeconds = cpuUse(log, "the load", cpu0, cpu1, t0)
 	boundAt, _, _ := tr.snapshot()
 	res.setTimings(sent, created, boundAt)
 	log.Info("every pod bound", "allBound", time.Duration(res.AllBoundS*float64(time.Second)).Round(time.Millisecond))

@@ -1,11 +1,9 @@
 package bench
 
 import (
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"time"
 )
 
@@ -76,25 +74,16 @@ func DefaultSchedulerConfig() SchedulerConfig {
 // It returns flag.ErrHelp for -h.
 func ParseSchedulerArgs(args []string, output io.Writer) (SchedulerConfig, error) {
 	cfg := DefaultSchedulerConfig()
-	fs := flag.NewFlagSet("berth bench scheduler", flag.ContinueOnError)
-	fs.SetOutput(output)
+	fs := newBenchFlagSet("scheduler", "Spawns 'berth server', registers fake nodes, creates pods and times the scheduler\n"+
+		"until every pod is bound; the last output line is JSON.", output)
 	fs.IntVar(&cfg.Nodes, "nodes", cfg.Nodes, "fake Ready nodes registered first (32 CPUs, 128 GiB, 110 pods each; no agent)")
 	fs.IntVar(&cfg.Pods, "pods", cfg.Pods, "pods created (cpu 100m, memory 500Mi each); every one must be bound")
 	fs.IntVar(&cfg.Clients, "clients", cfg.Clients, "goroutines creating the pods and registering the nodes")
 	fs.DurationVar(&cfg.Timeout, "timeout", cfg.Timeout, "limit from the first pod create until every pod is bound")
 	fs.BoolVar(&cfg.JSONOnly, "json-only", false, "print only the JSON line")
 	fs.StringVar(&cfg.PlotFile, "plot", "", "write a PNG chart of pods created and bound over time and binds per second to `file`")
-	fs.Usage = func() {
-		fmt.Fprintf(output, "Usage: berth bench scheduler [flags]\n\n"+
-			"Spawns 'berth server', registers fake nodes, creates pods and times the scheduler\n"+
-			"until every pod is bound; the last output line is JSON.\n\nFlags:\n")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseBenchFlags(fs, args); err != nil {
 		return cfg, err
-	}
-	if fs.NArg() > 0 {
-		return cfg, fmt.Errorf("unexpected arguments %v", fs.Args())
 	}
 	return cfg, cfg.Validate()
 }
@@ -129,19 +118,9 @@ func (c SchedulerConfig) withDefaults() (SchedulerConfig, error) {
 	if c.Timeout == 0 {
 		c.Timeout = DefaultSchedulerTimeout
 	}
-	if c.Binary == "" {
-		exe, err := os.Executable()
-		if err != nil {
-			return c, fmt.Errorf("bench: find the berth binary: %w", err)
-		}
-		c.Binary = exe
+	var err error
+	if c.Binary, err = berthBinary(c.Binary); err != nil {
+		return c, err
 	}
 	return c, c.Validate()
-}
-
-func (c SchedulerConfig) logger() *slog.Logger {
-	if c.Logger == nil {
-		return slog.Default()
-	}
-	return c.Logger
 }

@@ -7,7 +7,6 @@ import (
 	"image/color"
 	"math"
 	"sort"
-	"strconv"
 )
 
 var (
@@ -45,8 +44,7 @@ func renderSchedulerPlot(res *SchedulerResult) (*image.RGBA, error) {
 	yStep := niceStep(float64(res.Pods), 6)
 	yMax := math.Ceil(float64(res.Pods)*1.05/yStep) * yStep
 
-	img := image.NewRGBA(image.Rect(0, 0, plotW, plotH))
-	fillRect(img, 0, 0, plotW, plotH, plotBG)
+	img := newPlotImage()
 	x0, x1 := marginL, plotW-marginR
 	y0, y1 := marginT, schedTopBottom
 	b0, b1 := schedLowTop, plotH-marginB
@@ -54,35 +52,16 @@ func renderSchedulerPlot(res *SchedulerResult) (*image.RGBA, error) {
 	py := func(v float64) int { return y1 - int(math.Round(v/yMax*float64(y1-y0))) }
 
 	m := res.Machine
-	drawText(img, marginL, 14, fmt.Sprintf("Berth scheduler: %d pods onto %d fake nodes", res.Pods, res.Nodes), 2, plotInk)
-	sub := fmt.Sprintf("%d CPUs, %s, %s. %.0f pods/s bound (target %g/s), 1 s samples median %.0f max %.0f. Create to bound p50 %.0f ms, p99 %.0f ms.",
-		m.CPUs, m.Go, m.OS, res.PodsPerSecond, res.TargetPodsPerSecond, res.ThroughputMedianPodsPerSecond, res.ThroughputMaxPodsPerSecond, res.P50Ms, res.P99Ms)
-	drawText(img, marginL, 40, sub, 1, plotInk)
-	lx := marginL
-	for _, l := range []struct {
-		c     color.RGBA
-		label string
-	}{{plotCreated, "pods created (create returned)"}, {plotBound, "pods bound (seen with spec.nodeName)"},
-		{plotBars, "binds per 1 s window"}, {plotTarget, fmt.Sprintf("target %g pods/s", res.TargetPodsPerSecond)}} {
-		fillRect(img, lx, 68, 24, 4, l.c)
-		drawText(img, lx+32, 63, l.label, 1, plotInk)
-		lx += 32 + textWidth(l.label, 1) + 32
-	}
+	drawHeading(img, fmt.Sprintf("Berth scheduler: %d pods onto %d fake nodes", res.Pods, res.Nodes),
+		fmt.Sprintf("%d CPUs, %s, %s. %.0f pods/s bound (target %g/s), 1 s samples median %.0f max %.0f. Create to bound p50 %.0f ms, p99 %.0f ms.",
+			m.CPUs, m.Go, m.OS, res.PodsPerSecond, res.TargetPodsPerSecond, res.ThroughputMedianPodsPerSecond, res.ThroughputMaxPodsPerSecond, res.P50Ms, res.P99Ms))
+	drawLineLegend(img, []legendEntry{{plotCreated, "pods created (create returned)"}, {plotBound, "pods bound (seen with spec.nodeName)"},
+		{plotBars, "binds per 1 s window"}, {plotTarget, fmt.Sprintf("target %g pods/s", res.TargetPodsPerSecond)}})
 
-	// Upper panel: cumulative pods.
-	for v := 0.0; v <= yMax+yStep/2; v += yStep {
-		fillRect(img, x0, py(v), x1-x0, 1, plotGrid)
-		label := strconv.FormatFloat(v, 'f', -1, 64)
-		drawText(img, x0-10-textWidth(label, 2), py(v)-7, label, 2, plotInk)
-	}
-	for s := 0.0; s <= xMax+xStep/2; s += xStep {
-		fillRect(img, px(s), y0, 1, y1-y0, plotMinor)
-		fillRect(img, px(s), b0, 1, b1-b0, plotMinor)
-		label := strconv.FormatFloat(round(s, 2), 'f', -1, 64)
-		drawText(img, px(s)-textWidth(label, 2)/2, b1+10, label, 2, plotInk)
-	}
+	// Upper panel: cumulative pods; the time axis spans both panels.
+	drawValueGrid(img, x0, x1, yMax, yStep, py)
+	drawSecondsAxis(img, xMax, xStep, px, [2]int{y0, y1}, [2]int{b0, b1})
 	drawText(img, 10, y0-24, "pods", 2, plotInk)
-	drawText(img, (x0+x1)/2-textWidth("seconds since the first create", 2)/2, plotH-34, "seconds since the first create", 2, plotInk)
 	if t := res.TargetPodsPerSecond; t > 0 {
 		end := min(xMax, yMax/t)
 		drawLine(img, px(0), py(0), px(end), py(end*t), 2, 10, plotTarget)
@@ -104,8 +83,7 @@ func renderSchedulerPlot(res *SchedulerResult) (*image.RGBA, error) {
 			}
 		}
 	}
-	fillRect(img, x0, y1, x1-x0, 2, plotInk)
-	fillRect(img, x0-2, y0, 2, y1-y0+2, plotInk)
+	drawAxes(img, x0, y0, x1, y1)
 
 	// Lower panel: binds per 1 s window.
 	bins := bindsPerSecond(res.BoundAt)
@@ -117,11 +95,7 @@ func renderSchedulerPlot(res *SchedulerResult) (*image.RGBA, error) {
 	bStep := niceStep(bMax, 3)
 	bMax = math.Ceil(bMax/bStep) * bStep
 	by := func(v float64) int { return b1 - int(math.Round(v/bMax*float64(b1-b0))) }
-	for v := 0.0; v <= bMax+bStep/2; v += bStep {
-		fillRect(img, x0, by(v), x1-x0, 1, plotGrid)
-		label := strconv.FormatFloat(v, 'f', -1, 64)
-		drawText(img, x0-10-textWidth(label, 2), by(v)-7, label, 2, plotInk)
-	}
+	drawValueGrid(img, x0, x1, bMax, bStep, by)
 	drawText(img, 10, b0-18, "binds/s", 1, plotInk)
 	for k, n := range bins {
 		if n == 0 {
@@ -134,7 +108,6 @@ func renderSchedulerPlot(res *SchedulerResult) (*image.RGBA, error) {
 	if t := res.TargetPodsPerSecond; t > 0 {
 		drawLine(img, x0, by(t), x1, by(t), 2, 10, plotTarget)
 	}
-	fillRect(img, x0, b1, x1-x0, 2, plotInk)
-	fillRect(img, x0-2, b0, 2, b1-b0+2, plotInk)
+	drawAxes(img, x0, b0, x1, b1)
 	return img, nil
 }

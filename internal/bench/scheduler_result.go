@@ -171,16 +171,10 @@ func (r *SchedulerResult) summarize() {
 
 // writeTable prints the human-readable summary.
 func (r *SchedulerResult) writeTable(w io.Writer) {
-	m := r.Machine
-	fmt.Fprintf(w, "berth bench scheduler: %d CPUs, %d MiB, kernel %s, %s/%s; server spawned\n", m.CPUs, m.MemMB, m.Kernel, m.Go, m.OS)
+	writeMachine(w, "scheduler", r.Machine, "spawned")
 	fmt.Fprintf(w, "load: %d pods (cpu 100m, memory 500Mi) created by %d clients; %d fake nodes (32 CPUs, 128 GiB, %d pods each)\n",
 		r.Pods, r.Clients, r.Nodes, schedulerNodeMaxPods)
-	fmt.Fprintf(w, "CPU from first create to all bound: client %.1f s, server %.1f s; other processes %.1f%% of one CPU",
-		r.CPUSeconds.Client, r.CPUSeconds.Server, r.OtherCPUPct)
-	if r.OtherCPUPct > noisyCPUPct {
-		fmt.Fprint(w, " (DISTURBED: figures are pessimistic)")
-	}
-	fmt.Fprint(w, "\n\n")
+	writeCPU(w, "from first create to all bound", r.CPUSeconds, r.OtherCPUPct)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "  start → ready\t%.0f ms\n", r.StartToReadyMs)
 	fmt.Fprintf(tw, "  register %d nodes\t%.2f s\n", r.Nodes, r.RegisterNodesS)
@@ -196,10 +190,6 @@ func (r *SchedulerResult) writeTable(w io.Writer) {
 	fmt.Fprintf(tw, "  server RSS with all pods / peak\t%.1f / %.1f MiB\n", r.RSSMB, r.PeakRSSMB)
 	tw.Flush()
 	fmt.Fprintln(w, "\ntarget:")
-	verdict := "NOT met"
-	if r.Met {
-		verdict = "met"
-	}
-	fmt.Fprintf(tw, "  pods bound per second\t%.0f/s\t≥ %.0f/s\t%s\n", r.PodsPerSecond, r.TargetPodsPerSecond, verdict)
+	fmt.Fprintf(tw, "  pods bound per second\t%.0f/s\t≥ %.0f/s\t%s\n", r.PodsPerSecond, r.TargetPodsPerSecond, verdict(r.Met))
 	tw.Flush()
 }

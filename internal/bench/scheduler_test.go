@@ -4,9 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
-	"flag"
-	"image/png"
 	"io"
 	"log/slog"
 	"os"
@@ -29,19 +26,13 @@ func TestRunSchedulerSmall(t *testing.T) {
 	if testing.Short() {
 		t.Skip("spawns a berth server and runs its scheduler for ~10 s; runs without -short")
 	}
-	bin := os.Getenv("BERTH_BIN")
-	if bin == "" {
-		t.Skip("BERTH_BIN is unset: build the binary (go build -o bin/berth ./cmd/berth) and set BERTH_BIN=$PWD/bin/berth")
-	}
-	if _, err := os.Stat(bin); err != nil {
-		t.Fatalf("BERTH_BIN: %v", err)
-	}
+	bin := berthBin(t)
 	goroutines := runtime.NumGoroutine()
 	var out bytes.Buffer
 	plot := filepath.Join(t.TempDir(), "scheduler.png")
 	cfg := SchedulerConfig{
 		Nodes: 50, Pods: 300, Clients: 8, Timeout: 2 * time.Minute, PlotFile: plot, Binary: bin,
-		Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Logger: warnLogger(t),
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
@@ -51,11 +42,7 @@ func TestRunSchedulerSmall(t *testing.T) {
 	}
 	t.Logf("output:\n%s", out.String())
 
-	lines := strings.Split(strings.TrimRight(out.String(), "\n"), "\n")
-	var last map[string]any
-	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &last); err != nil {
-		t.Fatalf("last output line is not JSON: %v\n%s", err, lines[len(lines)-1])
-	}
+	last := lastJSONLine(t, out.String())
 	if last["bench"] != "scheduler" || last["nodes"] != 50.0 || last["pods"] != 300.0 || last["target_pods_per_second"] != 1000.0 {
 		t.Fatalf("last line: bench=%v nodes=%v pods=%v target=%v", last["bench"], last["nodes"], last["pods"], last["target_pods_per_second"])
 	}
@@ -85,42 +72,20 @@ func TestRunSchedulerSmall(t *testing.T) {
 		t.Errorf("plot: %v", err)
 	}
 
-	deadline := time.Now().Add(5 * time.Second)
-	for runtime.NumGoroutine() > goroutines && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
-	}
-	if n := runtime.NumGoroutine(); n > goroutines {
-		buf := make([]byte, 1<<20)
-		t.Errorf("%d goroutines before RunScheduler, %d after:\n%s", goroutines, n, buf[:runtime.Stack(buf, true)])
-	}
+	checkGoroutinesEnded(t, goroutines, "RunScheduler")
 }
 
 func TestRunSchedulerServerFails(t *testing.T) {
-	if testing.Short() {
-		t.Skip("spawns a process; runs without -short")
-	}
-	var out bytes.Buffer
-	_, err := RunScheduler(context.Background(), SchedulerConfig{Nodes: 1, Pods: 1, Binary: "/bin/false",
-		Logger: slog.New(slog.NewTextHandler(testWriter{t}, nil))}, &out)
-	if err == nil || !strings.Contains(err.Error(), "exited before it was ready") {
-		t.Fatalf("RunScheduler with a binary that exits: err = %v", err)
-	}
-	var last struct{ Bench, Error string }
-	if json.Unmarshal(bytes.TrimSpace(out.Bytes()), &last) != nil || last.Bench != "scheduler" || last.Error == "" {
-		t.Fatalf("output %q: want one JSON error line", out.String())
-	}
+	checkServerFails(t, "scheduler", func(binary string, log *slog.Logger, out io.Writer) error {
+		_, err := RunScheduler(context.Background(), SchedulerConfig{Nodes: 1, Pods: 1, Binary: binary, Logger: log}, out)
+		return err
+	})
 }
 
 func TestParseSchedulerArgs(t *testing.T) {
-	cfg, err := ParseSchedulerArgs(nil, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if cfg != DefaultSchedulerConfig() || cfg.Nodes != 5000 || cfg.Pods != 10000 || cfg.Clients != 64 || cfg.Timeout != 10*time.Minute || cfg.PlotFile != "" || cfg.JSONOnly {
+	cfg := checkDefaultsAndHelp(t, ParseSchedulerArgs, DefaultSchedulerConfig())
+	if cfg.Nodes != 5000 || cfg.Pods != 10000 || cfg.Clients != 64 || cfg.Timeout != 10*time.Minute || cfg.PlotFile != "" || cfg.JSONOnly {
 		t.Fatalf("defaults: %+v", cfg)
-	}
-	if _, err := ParseSchedulerArgs([]string{"-h"}, io.Discard); !errors.Is(err, flag.ErrHelp) {
-		t.Fatalf("-h: got %v, want flag.ErrHelp", err)
 	}
 	for _, tt := range []struct {
 		name    string
@@ -151,15 +116,7 @@ func TestParseSchedulerArgs(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := ParseSchedulerArgs(tt.args, io.Discard)
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("error = %v, want one containing %q", err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil || got != tt.want {
-				t.Fatalf("got %+v, %v; want %+v", got, err, tt.want)
-			}
+			checkOutcome(t, got, err, tt.want, tt.wantErr)
 		})
 	}
 }
@@ -281,18 +238,7 @@ func TestWriteSchedulerPlot(t *testing.T) {
 	if err := WriteSchedulerPlot(file, sampleSchedulerResult()); err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.Open(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	img, err := png.Decode(f)
-	if err != nil {
-		t.Fatalf("plot is not a PNG: %v", err)
-	}
-	if b := img.Bounds(); b.Dx() != plotW || b.Dy() != plotH {
-		t.Fatalf("plot size %v, want %dx%d", b, plotW, plotH)
-	}
+	checkPlotFile(t, file)
 	if err := WriteSchedulerPlot(file, &SchedulerResult{Pods: 1}); err == nil {
 		t.Fatal("WriteSchedulerPlot without times: want an error")
 	}
@@ -381,15 +327,7 @@ func TestCheckPlacement(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := checkPlacement(nodes, tt.pods, ns, 3, watched)
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("error = %v, want one containing %q", err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil || got != tt.want {
-				t.Fatalf("got %+v, %v; want %+v", got, err, tt.want)
-			}
+			checkOutcome(t, got, err, tt.want, tt.wantErr)
 		})
 	}
 }

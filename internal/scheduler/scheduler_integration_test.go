@@ -12,6 +12,7 @@ import (
 
 	"github.com/berth-dev/berth/internal/controller/job"
 	"github.com/berth-dev/berth/internal/testutil/fakekubelet"
+	"github.com/berth-dev/berth/internal/testutil/testenv"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	schedulingv1 "k8s.io/api/scheduling/v1"
@@ -33,7 +34,7 @@ func TestUnschedulableExplainsAndWaitsForNode(t *testing.T) {
 
 	want := "0/5 nodes are available: 3 Insufficient cpu, 2 node(s) had untolerated taint {dedicated: gpu}."
 	ctx := context.Background()
-	eventually(t, 10*time.Second, "FailedScheduling event", func() error {
+	testenv.Eventually(t, 10*time.Second, "FailedScheduling event", func() error {
 		evs, err := cs.CoreV1().Events("default").List(ctx, metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("involvedObject.name", "big").String()})
 		if err != nil {
 			return err
@@ -46,7 +47,7 @@ func TestUnschedulableExplainsAndWaitsForNode(t *testing.T) {
 		}
 		return fmt.Errorf("events %v", evs.Items)
 	})
-	eventually(t, 10*time.Second, "PodScheduled=False condition", func() error {
+	testenv.Eventually(t, 10*time.Second, "PodScheduled=False condition", func() error {
 		p, err := cs.CoreV1().Pods("default").Get(ctx, "big", metav1.GetOptions{})
 		if err != nil {
 			return err
@@ -63,7 +64,7 @@ func TestUnschedulableExplainsAndWaitsForNode(t *testing.T) {
 	}
 	joined := time.Now()
 	createNodes(t, cs, readyNode("big-node", resources("16", "64Gi", "110")))
-	eventually(t, 5*time.Second, "pod bound to the node that joined", func() error {
+	testenv.Eventually(t, 5*time.Second, "pod bound to the node that joined", func() error {
 		if b, ok := w.get("default/big"); !ok || b.node != "big-node" {
 			return fmt.Errorf("binding %+v", b)
 		}
@@ -99,7 +100,7 @@ func TestSpreadVsBinPack(t *testing.T) {
 			newPod("default", fmt.Sprintf("spread-%d", i), "spread", "1", func(p *corev1.Pod) { p.Spec.NodeSelector = map[string]string{"group": "s"} }),
 			newPod("default", fmt.Sprintf("binpack-%d", i), "binpack", "1", func(p *corev1.Pod) { p.Spec.NodeSelector = map[string]string{"group": "b"} }))
 	}
-	eventually(t, 20*time.Second, "20 pods bound", func() error {
+	testenv.Eventually(t, 20*time.Second, "20 pods bound", func() error {
 		if n := w.count(func(string, binding) bool { return true }); n != 20 {
 			return fmt.Errorf("%d bound", n)
 		}
@@ -136,7 +137,7 @@ func TestFCFSvsSJF(t *testing.T) {
 		job.New)
 	w := watchBinds(t, cs)
 	ctx := context.Background()
-	eventually(t, 10*time.Second, "node registered", func() error {
+	testenv.Eventually(t, 10*time.Second, "node registered", func() error {
 		_, err := cs.CoreV1().Nodes().Get(ctx, "slot", metav1.GetOptions{})
 		return err
 	})
@@ -156,7 +157,7 @@ func TestFCFSvsSJF(t *testing.T) {
 			}
 			// One job's pod at a time, so pods are created in job order (FCFS
 			// follows pod creation; the Job controller's workers run in parallel).
-			eventually(t, 10*time.Second, "pod of job "+j.Name, func() error {
+			testenv.Eventually(t, 10*time.Second, "pod of job "+j.Name, func() error {
 				pods, err := cs.CoreV1().Pods("default").List(ctx, metav1.ListOptions{LabelSelector: batchv1.JobNameLabel + "=" + j.Name})
 				if err != nil || len(pods.Items) == 0 {
 					return fmt.Errorf("no pod yet (%v)", err)
@@ -165,7 +166,7 @@ func TestFCFSvsSJF(t *testing.T) {
 			})
 		}
 		prefix := "default/" + profile + "-"
-		eventually(t, 10*time.Second, profile+": every job's pod tried and found unschedulable", func() error {
+		testenv.Eventually(t, 10*time.Second, profile+": every job's pod tried and found unschedulable", func() error {
 			if n := w.unschedulable(func(k string) bool { return strings.HasPrefix(k, prefix) }); n != len(durations) {
 				return fmt.Errorf("%d unschedulable", n)
 			}
@@ -174,7 +175,7 @@ func TestFCFSvsSJF(t *testing.T) {
 		time.Sleep(150 * time.Millisecond) // past the longest back-off: order is up to the policy
 		t0 := time.Now()
 		setUnschedulable(t, cs, "slot", false)
-		eventually(t, 30*time.Second, profile+": all jobs' pods bound", func() error {
+		testenv.Eventually(t, 30*time.Second, profile+": all jobs' pods bound", func() error {
 			if n := w.count(func(k string, _ binding) bool { return strings.HasPrefix(k, prefix) }); n != len(durations) {
 				return fmt.Errorf("%d bound", n)
 			}
@@ -200,7 +201,7 @@ func TestFCFSvsSJF(t *testing.T) {
 			total += s.at.Sub(t0)
 		}
 		// Wait for the last job to finish before the next batch.
-		eventually(t, 10*time.Second, profile+": jobs complete", func() error {
+		testenv.Eventually(t, 10*time.Second, profile+": jobs complete", func() error {
 			for i := range durations {
 				j, err := cs.BatchV1().Jobs("default").Get(ctx, fmt.Sprintf("%s-%d", profile, i), metav1.GetOptions{})
 				if err != nil {
@@ -269,7 +270,7 @@ func TestRoundRobinFairShare(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	eventually(t, 30*time.Second, "all 210 pods tried", func() error {
+	testenv.Eventually(t, 30*time.Second, "all 210 pods tried", func() error {
 		if n := w.unschedulable(func(string) bool { return true }); n != 210 {
 			return fmt.Errorf("%d unschedulable", n)
 		}
@@ -278,7 +279,7 @@ func TestRoundRobinFairShare(t *testing.T) {
 	time.Sleep(150 * time.Millisecond) // past the longest back-off
 	setUnschedulable(t, cs, "rr", false)
 	setUnschedulable(t, cs, "fc", false)
-	eventually(t, 20*time.Second, "both nodes full", func() error {
+	testenv.Eventually(t, 20*time.Second, "both nodes full", func() error {
 		for _, node := range []string{"rr", "fc"} {
 			if n := w.count(func(_ string, b binding) bool { return b.node == node }); n != 10 {
 				return fmt.Errorf("node %s has %d pods", node, n)
@@ -308,7 +309,7 @@ func TestPriorityPreemption(t *testing.T) {
 	w := watchBinds(t, cs)
 	class := func(c string) func(*corev1.Pod) { return func(p *corev1.Pod) { p.Spec.PriorityClassName = c } }
 	createPods(t, cs, newPod("default", "low-0", "default-scheduler", "100m", class("low")), newPod("default", "low-1", "default-scheduler", "100m", class("low")))
-	eventually(t, 10*time.Second, "low pods running", func() error {
+	testenv.Eventually(t, 10*time.Second, "low pods running", func() error {
 		for _, n := range []string{"low-0", "low-1"} {
 			p, err := cs.CoreV1().Pods("default").Get(ctx, n, metav1.GetOptions{})
 			if err != nil {
@@ -328,7 +329,7 @@ func TestPriorityPreemption(t *testing.T) {
 	if hp.Spec.Priority == nil || *hp.Spec.Priority != 1000 {
 		t.Fatalf("priority admission: spec.priority %v, want 1000", hp.Spec.Priority)
 	}
-	eventually(t, 15*time.Second, "high-priority pod bound", func() error {
+	testenv.Eventually(t, 15*time.Second, "high-priority pod bound", func() error {
 		if b, ok := w.get("default/high"); !ok || b.node != "n" {
 			return fmt.Errorf("not bound")
 		}
@@ -395,7 +396,7 @@ func TestNoOvercommitUnderConcurrentCreates(t *testing.T) {
 	for err := range errs {
 		t.Fatal(err)
 	}
-	eventually(t, 60*time.Second, "every node full", func() error {
+	testenv.Eventually(t, 60*time.Second, "every node full", func() error {
 		if n := w.count(func(string, binding) bool { return true }); n != nodes*perNode {
 			return fmt.Errorf("%d bound", n)
 		}

@@ -45,22 +45,6 @@ func newJob(name string, completions *int32, parallelism int32, mods ...func(*ba
 
 func ptr[T any](v T) *T { return &v }
 
-// eventually polls f every 20 ms until it returns nil or timeout passes.
-func eventually(t *testing.T, timeout time.Duration, what string, f func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v: %v", what, timeout, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 func hasCondition(j *batchv1.Job, typ batchv1.JobConditionType, status corev1.ConditionStatus, reason string) bool {
 	for _, c := range j.Status.Conditions {
 		if c.Type == typ && c.Status == status && (reason == "" || c.Reason == reason) {
@@ -74,7 +58,7 @@ func hasCondition(j *batchv1.Job, typ batchv1.JobConditionType, status corev1.Co
 func waitCondition(t *testing.T, cs kubernetes.Interface, name string, typ batchv1.JobConditionType, status corev1.ConditionStatus, reason string, timeout time.Duration) *batchv1.Job {
 	t.Helper()
 	var j *batchv1.Job
-	eventually(t, timeout, fmt.Sprintf("job %s condition %s=%s/%s", name, typ, status, reason), func() error {
+	testenv.Eventually(t, timeout, fmt.Sprintf("job %s condition %s=%s/%s", name, typ, status, reason), func() error {
 		var err error
 		if j, err = cs.BatchV1().Jobs("default").Get(context.Background(), name, metav1.GetOptions{}); err != nil {
 			return err
@@ -116,7 +100,7 @@ func activePods(pods []corev1.Pod) int {
 // waitEvents waits until the Job has events with every reason.
 func waitEvents(t *testing.T, cs kubernetes.Interface, name string, reasons ...string) {
 	t.Helper()
-	eventually(t, 10*time.Second, "events "+fmt.Sprint(reasons), func() error {
+	testenv.Eventually(t, 10*time.Second, "events "+fmt.Sprint(reasons), func() error {
 		l, err := cs.CoreV1().Events("default").List(context.Background(), metav1.ListOptions{
 			FieldSelector: fields.OneTermEqualSelector("involvedObject.name", name).String()})
 		if err != nil {
@@ -244,7 +228,7 @@ func TestJobShortPods(t *testing.T) {
 		if _, err := cs.BatchV1().Jobs("default").Create(ctx, j, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		eventually(t, 20*time.Second, "job ttl deleted", func() error {
+		testenv.Eventually(t, 20*time.Second, "job ttl deleted", func() error {
 			_, err := cs.BatchV1().Jobs("default").Get(ctx, "ttl", metav1.GetOptions{})
 			if apierrors.IsNotFound(err) {
 				return nil
@@ -270,7 +254,7 @@ func TestJobLongPods(t *testing.T) {
 		if j.Status.Active != 0 || j.Status.Succeeded != 0 {
 			t.Errorf("status = %+v", j.Status)
 		}
-		eventually(t, 10*time.Second, "deadline pods deleted", func() error {
+		testenv.Eventually(t, 10*time.Second, "deadline pods deleted", func() error {
 			if n := len(jobPods(t, cs, "deadline")); n != 0 {
 				return fmt.Errorf("%d pods left", n)
 			}
@@ -291,7 +275,7 @@ func TestJobLongPods(t *testing.T) {
 
 		setSuspend(t, cs, "sleepy", false)
 		waitCondition(t, cs, "sleepy", batchv1.JobSuspended, corev1.ConditionFalse, "JobResumed", 10*time.Second)
-		eventually(t, 10*time.Second, "two running pods", func() error {
+		testenv.Eventually(t, 10*time.Second, "two running pods", func() error {
 			j, err := cs.BatchV1().Jobs("default").Get(ctx, "sleepy", metav1.GetOptions{})
 			if err != nil {
 				return err
@@ -304,7 +288,7 @@ func TestJobLongPods(t *testing.T) {
 
 		setSuspend(t, cs, "sleepy", true)
 		waitCondition(t, cs, "sleepy", batchv1.JobSuspended, corev1.ConditionTrue, "JobSuspended", 10*time.Second)
-		eventually(t, 10*time.Second, "pods gone while suspended", func() error {
+		testenv.Eventually(t, 10*time.Second, "pods gone while suspended", func() error {
 			j, err := cs.BatchV1().Jobs("default").Get(ctx, "sleepy", metav1.GetOptions{})
 			if err != nil {
 				return err
@@ -316,7 +300,7 @@ func TestJobLongPods(t *testing.T) {
 		})
 
 		setSuspend(t, cs, "sleepy", false)
-		eventually(t, 10*time.Second, "running again", func() error {
+		testenv.Eventually(t, 10*time.Second, "running again", func() error {
 			if n := activePods(jobPods(t, cs, "sleepy")); n != 2 {
 				return fmt.Errorf("%d active pods", n)
 			}

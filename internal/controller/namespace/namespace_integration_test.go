@@ -25,21 +25,6 @@ func startServer(t *testing.T) kubernetes.Interface {
 		Controllers: []controller.Factory{namespace.New}}).Client
 }
 
-func eventually(t *testing.T, timeout time.Duration, what string, f func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v: %v", what, timeout, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
@@ -127,13 +112,13 @@ func TestNamespaceDeletion(t *testing.T) {
 
 	// Everything but the held config map goes; the namespace stays
 	// Terminating meanwhile and refuses new content.
-	eventually(t, 15*time.Second, "namespace emptied", func() error {
+	testenv.Eventually(t, 15*time.Second, "namespace emptied", func() error {
 		if c := counts(t, cs); c["configmaps"] != 1 || c["secrets"]+c["deployments"]+c["pods"]+c["services"] != 0 {
 			return fmt.Errorf("left: %v", c)
 		}
 		return nil
 	})
-	eventually(t, 15*time.Second, "conditions tell what holds the namespace", func() error {
+	testenv.Eventually(t, 15*time.Second, "conditions tell what holds the namespace", func() error {
 		ns, err := cs.CoreV1().Namespaces().Get(ctx, "doomed", metav1.GetOptions{})
 		if err != nil {
 			return err
@@ -170,7 +155,7 @@ func TestNamespaceDeletion(t *testing.T) {
 	// Releasing the last finalizer lets the namespace go.
 	_, err = cs.CoreV1().ConfigMaps("doomed").Patch(ctx, "held", types.MergePatchType, []byte(`{"metadata":{"finalizers":null}}`), metav1.PatchOptions{})
 	must(t, err)
-	eventually(t, 15*time.Second, "namespace removed", func() error {
+	testenv.Eventually(t, 15*time.Second, "namespace removed", func() error {
 		_, err := cs.CoreV1().Namespaces().Get(ctx, "doomed", metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
 			return nil
