@@ -10,11 +10,17 @@ export PATH="$PATH:/usr/local/go/bin"
 export GOFLAGS="${GOFLAGS:--buildvcs=false}"
 
 need_pkgs=()
-# Debian packages the tests need, as "binary:package". The control-plane
-# tests need none beyond Go; later tiers (docker, CNI, haproxy, wrk) add theirs here.
-for entry in ${BERTH_TEST_PACKAGES:-}; do
+# Debian packages the tests need, as "binary:package" (a binary on PATH or
+# an absolute path). The agent's tests need the CNI plugins (pod networks)
+# and iproute2; later tiers (docker, haproxy, wrk) add theirs here.
+packages="/usr/lib/cni/bridge:containernetworking-plugins ip:iproute2 iptables:iptables ${BERTH_TEST_PACKAGES:-}"
+for entry in $packages; do
   bin="${entry%%:*}"; pkg="${entry##*:}"
-  command -v "$bin" >/dev/null 2>&1 || need_pkgs+=("$pkg")
+  if [[ "$bin" == /* ]]; then
+    [ -e "$bin" ] || need_pkgs+=("$pkg")
+  else
+    command -v "$bin" >/dev/null 2>&1 || need_pkgs+=("$pkg")
+  fi
 done
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   echo "== installing ${need_pkgs[*]}"
