@@ -49,7 +49,7 @@ type Config struct {
 	// HostNetworkReason, when set, says why pods share the host network
 	// (reported in the Ready condition and an event).
 	HostNetworkReason string
-	// StatusInterval is how often node conditions are refreshed (default 60s).
+	// StatusInterval is how often node conditions are refreshed (default 20s).
 	StatusInterval time.Duration
 	// Version is reported in the node info.
 	Version string
@@ -93,7 +93,7 @@ func Run(ctx context.Context, cfg Config) error {
 		cfg.MaxPods = 110
 	}
 	if cfg.StatusInterval == 0 {
-		cfg.StatusInterval = time.Minute
+		cfg.StatusInterval = 20 * time.Second
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()

@@ -41,6 +41,8 @@ type ctrState struct {
 	ready bool
 	// watched is the ID a watcher goroutine waits on.
 	watched string
+	// probes are the probe workers of the current instance.
+	probes *probeSet
 }
 
 // podState is what the agent remembers of one pod.
@@ -327,6 +329,9 @@ func (a *Agent) startContainer(ctx context.Context, pod *corev1.Pod, ps *podStat
 	if st, err := a.cfg.Driver.Inspect(ctx, id); err == nil {
 		cs.status = st
 	}
+	if cs.status.State == runtime.StateRunning {
+		a.startProbes(ctx, pod, ps, c, cs)
+	}
 	a.watch(ctx, pod, cs)
 	return 0, nil
 }
@@ -363,7 +368,10 @@ func (a *Agent) refresh(ctx context.Context, ps *podState) {
 			continue
 		}
 		cs.status = st
-		cs.ready = st.State == runtime.StateRunning
+		cs.ready = st.State == runtime.StateRunning && cs.probes.ready()
+		if st.State != runtime.StateRunning {
+			cs.probes.stop()
+		}
 	}
 }
 
@@ -440,6 +448,9 @@ func (a *Agent) podIP(ps *podState) string {
 
 // stopAll stops the pod's running containers with grace.
 func (a *Agent) stopAll(ctx context.Context, ps *podState, grace time.Duration) {
+	for _, cs := range ps.containers {
+		cs.probes.stop()
+	}
 	for name, cs := range ps.containers {
 		if cs.id == "" || cs.status.State == runtime.StateExited {
 			continue

@@ -1,0 +1,79 @@
+package process
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/berth-dev/berth/internal/agent/runtime"
+	"github.com/berth-dev/berth/internal/agent/runtime/runtimetest"
+)
+
+// pathEnv lets shells find their tools.
+const pathEnv = "PATH=" + defaultPath
+
+// sandboxFor runs a sandbox on d.
+func sandboxFor(t *testing.T, d *Driver, spec runtime.SandboxSpec) runtime.Sandbox {
+	t.Helper()
+	sb, err := d.RunSandbox(t.Context(), spec)
+	if err != nil {
+		t.Fatalf("RunSandbox: %v", err)
+	}
+	// Kill what the test left running (fails harmlessly once d is closed).
+	t.Cleanup(func() { _ = d.RemoveSandbox(context.Background(), sb.ID) })
+	return sb
+}
+
+// sh starts a container running script with /bin/sh.
+func sh(t *testing.T, d *Driver, sb runtime.Sandbox, name, script string, mod func(*runtime.ContainerSpec)) string {
+	t.Helper()
+	spec := runtime.ContainerSpec{SandboxID: sb.ID, Name: name, Command: []string{runtimetest.Shell, "-c", script}, Env: []string{pathEnv}}
+	if mod != nil {
+		mod(&spec)
+	}
+	id, err := d.CreateAndStart(t.Context(), spec)
+	if err != nil {
+		t.Fatalf("CreateAndStart: %v", err)
+	}
+	return id
+}
+
+// wait waits for the container's exit.
+func wait(t *testing.T, d *Driver, id string) runtime.ContainerStatus {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	st, err := d.Wait(ctx, id)
+	if err != nil {
+		t.Fatalf("Wait: %v", err)
+	}
+	return st
+}
+
+// logs returns the container's whole log.
+func logs(t *testing.T, d *Driver, id string) string {
+	t.Helper()
+	var b bytes.Buffer
+	if err := d.Logs(t.Context(), id, runtime.LogOptions{TailLines: -1}, &b); err != nil {
+		t.Fatalf("Logs: %v", err)
+	}
+	return b.String()
+}
+
+// waitLogs waits until the container's log holds want.
+func waitLogs(t *testing.T, d *Driver, id, want string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		out := logs(t, d, id)
+		if strings.Contains(out, want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("log never held %q: %q", want, out)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

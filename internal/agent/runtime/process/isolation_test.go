@@ -1,0 +1,376 @@
+package process
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/berth-dev/berth/internal/agent/runtime"
+)
+
+// fakeCgroups records the driver's calls.
+type fakeCgroups struct {
+	mu        sync.Mutex
+	created   map[string][3]int64
+	added     map[string][]int
+	deleted   []string
+	oom       map[string]bool
+	cpu       uint64
+	createErr error
+}
+
+func newFakeCgroups() *fakeCgroups {
+	return &fakeCgroups{created: map[string][3]int64{}, added: map[string][]int{}, oom: map[string]bool{}}
+}
+
+func (f *fakeCgroups) Create(name string, cpuLimit, cpuRequest, memory int64) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.createErr != nil {
+		return "", f.createErr
+	}
+	f.created[name] = [3]int64{cpuLimit, cpuRequest, memory}
+	return "/fake/" + name, nil
+}
+
+func (f *fakeCgroups) AddProcess(path string, pid int) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.added[path] = append(f.added[path], pid)
+	return nil
+}
+
+func (f *fakeCgroups) Stats(string) (runtime.Stats, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.cpu += 1000
+	return runtime.Stats{CPUUsageNanos: f.cpu, MemoryWorkingSetBytes: 4096}, nil
+}
+
+func (f *fakeCgroups) OOMKilled(path string) (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.oom[path], nil
+}
+
+func (f *fakeCgroups) Delete(path string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.deleted = append(f.deleted, path)
+	return nil
+}
+
+func TestCgroups(t *testing.T) {
+	tests := []struct {
+		name   string
+		oom    bool
+		reason string
+	}{
+		{name: "killed", reason: "Error"},
+		{name: "oom killed", oom: true, reason: "OOMKilled"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cg := newFakeCgroups()
+			cfg := testConfig(t)
+			cfg.Cgroups = cg
+			d := newDriver(t, cfg)
+			sb := sandboxFor(t, d, runtime.SandboxSpec{Name: "p"})
+			id := sh(t, d, sb, "c", "exec sleep 30", func(s *runtime.ContainerSpec) {
+				s.CPUMilliLimit, s.CPUMilliRequest, s.MemoryLimitBytes = 500, 250, 64<<20
+			})
+			st, _ := d.Inspect(t.Context(), id)
+			path := "/fake/" + id
+			cg.mu.Lock()
+			if got := cg.created[id]; got != [3]int64{500, 250, 64 << 20} {
+				t.Errorf("cgroup %s created with %v", id, got)
+			}
+			if !slices.Equal(cg.added[path], []int{st.PID}) {
+				t.Errorf("processes added to %s: %v, want [%d]", path, cg.added[path], st.PID)
+			}
+			cg.oom[path] = tc.oom
+			cg.mu.Unlock()
+
+			if _, err := d.Exec(t.Context(), id, []string{"true"}, nil, nil, nil); err != nil {
+				t.Fatal(err)
+			}
+			cg.mu.Lock()
+			if n := len(cg.added[path]); n != 2 {
+				t.Errorf("exec process not added to the cgroup: %v", cg.added[path])
+			}
+			cg.mu.Unlock()
+			s1, err := d.ContainerStats(t.Context(), id)
+			if err != nil || s1.CPUUsageNanos == 0 || s1.MemoryWorkingSetBytes != 4096 || s1.Timestamp.IsZero() {
+				t.Errorf("ContainerStats: %+v, %v", s1, err)
+			}
+			if s, err := d.SandboxStats(t.Context(), sb.ID); err != nil || s.CPUUsageNanos <= s1.CPUUsageNanos {
+				t.Errorf("SandboxStats: %+v, %v", s, err)
+			}
+
+			if err := d.Stop(t.Context(), id, 0); err != nil {
+				t.Fatal(err)
+			}
+			if st, _ := d.Inspect(t.Context(), id); st.ExitCode != 137 || st.Reason != tc.reason {
+				t.Errorf("after the kill: %+v, want 137 %s", st, tc.reason)
+			}
+			if err := d.Remove(t.Context(), id); err != nil {
+				t.Fatal(err)
+			}
+			cg.mu.Lock()
+			if !slices.Equal(cg.deleted, []string{path}) {
+				t.Errorf("deleted cgroups %v, want [%s]", cg.deleted, path)
+			}
+			cg.mu.Unlock()
+		})
+	}
+}
+
+func TestCgroupCreateFailure(t *testing.T) {
+	cg := newFakeCgroups()
+	cg.createErr = errors.New("no memory controller")
+	cfg := testConfig(t)
+	cfg.Cgroups = cg
+	d := newDriver(t, cfg)
+	sb := sandboxFor(t, d, runtime.SandboxSpec{Name: "p"})
+	id, err := d.CreateAndStart(t.Context(), runtime.ContainerSpec{SandboxID: sb.ID, Name: "c", Command: []string{"/bin/true"}})
+	if !errors.Is(err, cg.createErr) || id == "" {
+		t.Fatalf("CreateAndStart: %q, %v; want an ID and the cgroup error", id, err)
+	}
+	if st, _ := d.Inspect(t.Context(), id); st.ExitCode != 128 || !strings.Contains(st.Message, "no memory controller") {
+		t.Errorf("status %+v", st)
+	}
+}
+
+// fakeNetwork hands out a given namespace.
+type fakeNetwork struct {
+	mu        sync.Mutex
+	netns, ip string
+	setupErr  error
+	setups    []string
+	teardowns []string
+}
+
+func (f *fakeNetwork) Setup(_ context.Context, id string) (string, string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.setupErr != nil {
+		return "", "", f.setupErr
+	}
+	f.setups = append(f.setups, id)
+	return f.netns, f.ip, nil
+}
+
+func (f *fakeNetwork) Teardown(_ context.Context, id, netns string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.teardowns = append(f.teardowns, id+" "+netns)
+	return nil
+}
+
+func TestNetworkSetup(t *testing.T) {
+	tests := []struct {
+		name        string
+		net         *fakeNetwork
+		hostNetwork bool
+		wantErr     bool
+		wantHost    bool
+	}{
+		{name: "no network plugin", wantHost: true},
+		{name: "host network pod", net: &fakeNetwork{netns: "/run/netns/x", ip: "10.1.0.2"}, hostNetwork: true, wantHost: true},
+		{name: "setup fails", net: &fakeNetwork{setupErr: errors.New("no IPs left")}, wantErr: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := testConfig(t)
+			if tc.net != nil {
+				cfg.Network = tc.net
+			}
+			d := newDriver(t, cfg)
+			sb, err := d.RunSandbox(t.Context(), runtime.SandboxSpec{Name: "p", HostNetwork: tc.hostNetwork})
+			if tc.wantErr {
+				if err == nil {
+					t.Fatal("RunSandbox succeeded")
+				}
+				if list, _ := d.ListSandboxes(t.Context()); len(list) != 0 {
+					t.Errorf("failed sandbox listed: %+v", list)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sb.HostNetwork != tc.wantHost || sb.IP != "" || sb.NetNS != "" {
+				t.Errorf("sandbox %+v, want host network", sb)
+			}
+			if tc.net != nil && len(tc.net.setups) != 0 {
+				t.Errorf("Setup called for a host network pod")
+			}
+		})
+	}
+}
+
+// netnsIno is the namespace inode readlink shows ("net:[<ino>]").
+func netnsIno(t *testing.T, path string) string {
+	t.Helper()
+	var st syscall.Stat_t
+	if err := syscall.Stat(path, &st); err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("net:[%d]", st.Ino)
+}
+
+func TestNetworkNamespace(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("creating a network namespace needs root")
+	}
+	ip, err := exec.LookPath("ip")
+	if err != nil {
+		t.Skip("the ip tool (iproute2) is missing")
+	}
+	name := fmt.Sprintf("berth-test-%d", os.Getpid())
+	if out, err := exec.Command(ip, "netns", "add", name).CombinedOutput(); err != nil {
+		t.Skipf("ip netns add: %v: %s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command(ip, "netns", "del", name).Run() })
+	netns := "/run/netns/" + name
+	if _, err := os.Stat(netns); err != nil {
+		netns = "/var/run/netns/" + name
+	}
+	podNS, hostNS := netnsIno(t, netns), netnsIno(t, "/proc/self/ns/net")
+
+	fake := &fakeNetwork{netns: netns, ip: "10.99.0.2"}
+	cfg := testConfig(t)
+	cfg.Network = fake
+	d := newDriver(t, cfg)
+	sb := sandboxFor(t, d, runtime.SandboxSpec{Name: "p"})
+	if sb.NetNS != netns || sb.IP != "10.99.0.2" || sb.HostNetwork {
+		t.Fatalf("sandbox %+v", sb)
+	}
+	host := sandboxFor(t, d, runtime.SandboxSpec{Name: "h", HostNetwork: true})
+
+	// Several starts, so that a thread left in the pod's namespace would
+	// show in the host network pod's container.
+	var ids []string
+	for range 5 {
+		ids = append(ids, sh(t, d, sb, "c", "readlink /proc/self/ns/net; exec sleep 30", nil))
+	}
+	hostID := sh(t, d, host, "h", "readlink /proc/self/ns/net", nil)
+	wait(t, d, hostID)
+	if got := logs(t, d, hostID); got != hostNS+"\n" {
+		t.Errorf("host network container in %q, want %s", got, hostNS)
+	}
+	for _, id := range ids {
+		waitLogs(t, d, id, "\n")
+		if got := logs(t, d, id); got != podNS+"\n" {
+			t.Errorf("container in %q, want the pod's %s", got, podNS)
+		}
+	}
+	var out bytes.Buffer
+	if _, err := d.Exec(t.Context(), ids[0], []string{"readlink", "/proc/self/ns/net"}, nil, &out, nil); err != nil || out.String() != podNS+"\n" {
+		t.Errorf("exec in %q (%v), want the pod's %s", out.String(), err, podNS)
+	}
+	if got := netnsIno(t, "/proc/thread-self/ns/net"); got != hostNS {
+		t.Errorf("test thread in %s after the starts, want %s", got, hostNS)
+	}
+
+	if err := d.StopSandbox(t.Context(), sb.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.StopSandbox(t.Context(), sb.ID); err != nil {
+		t.Fatal(err)
+	}
+	fake.mu.Lock()
+	defer fake.mu.Unlock()
+	if want := []string{sb.ID + " " + netns}; !slices.Equal(fake.teardowns, want) {
+		t.Errorf("teardowns %v, want %v", fake.teardowns, want)
+	}
+}
+
+func TestMounts(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mount namespaces need root")
+	}
+	host := t.TempDir()
+	if err := os.WriteFile(filepath.Join(host, "hello.txt"), []byte("hi\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name     string
+		readOnly bool
+		want     string
+	}{
+		{name: "read-write", want: "hi\nrw\n"},
+		{name: "read-only", readOnly: true, want: "hi\nro\n"},
+	}
+	d := newDriver(t, testConfig(t))
+	sb := sandboxFor(t, d, runtime.SandboxSpec{Name: "p"})
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			inside := filepath.Join(t.TempDir(), "inside", "data")
+			id := sh(t, d, sb, "c", `cat "$D/hello.txt"; if touch "$D/new" 2>/dev/null; then echo rw; else echo ro; fi; exec sleep 30`,
+				func(s *runtime.ContainerSpec) {
+					s.Env = append(s.Env, "D="+inside)
+					s.Mounts = []runtime.Mount{{HostPath: host, ContainerPath: inside, ReadOnly: tc.readOnly}}
+					s.WorkingDir = inside
+				})
+			waitLogs(t, d, id, "r")
+			if got := logs(t, d, id); got != tc.want {
+				t.Errorf("container output %q, want %q", got, tc.want)
+			}
+			var out bytes.Buffer
+			if _, err := d.Exec(t.Context(), id, []string{"cat", "hello.txt"}, nil, &out, nil); err != nil || out.String() != "hi\n" {
+				t.Errorf("exec sees %q (%v), want the mounted file", out.String(), err)
+			}
+			// The mount is private to the container.
+			if entries, err := os.ReadDir(inside); err != nil || len(entries) != 0 {
+				t.Errorf("host view of %s: %v, %v; want an empty directory", inside, entries, err)
+			}
+			if err := d.Stop(t.Context(), id, 0); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	_ = os.Remove(filepath.Join(host, "new"))
+
+	t.Run("missing host path", func(t *testing.T) {
+		id, err := d.CreateAndStart(t.Context(), runtime.ContainerSpec{SandboxID: sb.ID, Name: "bad", Command: []string{"/bin/true"},
+			Mounts: []runtime.Mount{{HostPath: "/no/such/path", ContainerPath: filepath.Join(t.TempDir(), "x")}}})
+		if err == nil || id == "" || !strings.Contains(err.Error(), "/no/such/path") {
+			t.Fatalf("CreateAndStart: %q, %v; want an ID and the mount error", id, err)
+		}
+		if st := wait(t, d, id); st.ExitCode != 128 {
+			t.Errorf("status %+v", st)
+		}
+		waitLogs(t, d, id, "berth container init")
+	})
+}
+
+func TestMountsWithoutRoot(t *testing.T) {
+	host := t.TempDir()
+	if err := os.WriteFile(filepath.Join(host, "hello.txt"), []byte("hi\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d := newDriver(t, testConfig(t))
+	d.canMount = false // as without root
+	sb := sandboxFor(t, d, runtime.SandboxSpec{Name: "p"})
+	id := sh(t, d, sb, "c", "cat data/hello.txt", func(s *runtime.ContainerSpec) {
+		s.Mounts = []runtime.Mount{{HostPath: host, ContainerPath: "/var/lib/data"}}
+	})
+	if st := wait(t, d, id); st.ExitCode != 0 {
+		t.Errorf("exit %+v: %s", st, logs(t, d, id))
+	}
+	if got := logs(t, d, id); got != "hi\n" {
+		t.Errorf("output %q", got)
+	}
+	_ = time.Second
+}

@@ -1,0 +1,309 @@
+package process
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	goruntime "runtime"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/berth-dev/berth/internal/agent/runtime"
+	"golang.org/x/sys/unix"
+)
+
+// defaultPath is searched for commands when the container's env has no
+// PATH.
+const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// initTimeout bounds how long a container init may take to report.
+const initTimeout = 30 * time.Second
+
+// started is a started container process.
+type started struct {
+	pid       int
+	startTime uint64
+	started   time.Time
+	cgroup    string
+}
+
+// startContainer starts the container's process with its output going
+// to the raw files the log pump reads.
+func (d *Driver) startContainer(ctx context.Context, c *container, argv []string, netns string) (started, error) {
+	d.mu.Lock()
+	spec, workDir := c.rec.Spec, c.rec.WorkDir
+	d.mu.Unlock()
+
+	stdout, stderr, err := openRawForWriting(c.dir)
+	if err != nil {
+		return started{}, err
+	}
+	defer stdout.Close()
+	defer stderr.Close()
+
+	var cg string
+	if d.cfg.Cgroups != nil {
+		cg, err = d.cfg.Cgroups.Create(c.id, spec.CPUMilliLimit, spec.CPUMilliRequest, spec.MemoryLimitBytes)
+		if err != nil {
+			return started{}, fmt.Errorf("create cgroup: %w", err)
+		}
+		d.mu.Lock()
+		c.rec.CgroupPath = cg
+		d.mu.Unlock()
+	}
+	if len(spec.Mounts) > 0 && !d.canMount {
+		if err := linkMounts(filepath.Join(c.dir, workDirName), spec.Mounts); err != nil {
+			return started{}, err
+		}
+	}
+	p, err := d.run(ctx, runRequest{
+		argv: argv, env: spec.Env, dir: workDir, mounts: spec.Mounts, netns: netns, cgroup: cg,
+		stdout: stdout, stderr: stderr,
+	})
+	if err != nil {
+		return started{}, err
+	}
+	p.cmd.Process.Release() // the monitor reaps it
+	return started{pid: p.pid, startTime: p.startTime, started: p.started, cgroup: cg}, nil
+}
+
+// runRequest is a process to start for a container or an exec.
+type runRequest struct {
+	argv   []string
+	env    []string
+	dir    string
+	mounts []runtime.Mount
+	netns  string
+	cgroup string
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+	// ctx, if set, kills the process group when done (exec).
+	ctx context.Context
+}
+
+// running is a started process.
+type running struct {
+	cmd       *exec.Cmd
+	pid       int
+	startTime uint64
+	started   time.Time
+}
+
+// run starts a process in its own process group, in the network
+// namespace netns ("" for the agent's) and the cgroup. With mounts (as
+// root) it starts the init binary in a new mount namespace, which sets up
+// the bind mounts and executes the command; the process then only runs
+// once it is in its cgroup.
+func (d *Driver) run(ctx context.Context, r runRequest) (running, error) {
+	env := r.env
+	if env == nil {
+		env = []string{} // nil would mean the agent's environment
+	}
+	cmd := &exec.Cmd{
+		Env:         env,
+		Stdin:       r.stdin,
+		Stdout:      r.stdout,
+		Stderr:      r.stderr,
+		SysProcAttr: &syscall.SysProcAttr{Setpgid: true},
+	}
+	if r.ctx != nil {
+		// Built like exec.CommandContext so that Cancel applies.
+		cmd = exec.CommandContext(r.ctx, "/")
+		cmd.Err = nil // Path and Args are set below
+		cmd.Env, cmd.Stdin, cmd.Stdout, cmd.Stderr = env, r.stdin, r.stdout, r.stderr
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		cmd.Cancel = func() error {
+			if cmd.Process == nil {
+				return nil
+			}
+			return unix.Kill(-cmd.Process.Pid, unix.SIGKILL)
+		}
+		cmd.WaitDelay = 2 * time.Second
+	}
+	useInit := len(r.mounts) > 0 && d.canMount
+	var cfgW, statusR *os.File
+	if useInit {
+		path, err := lookPath(d.cfg.InitBinary[0], os.Environ(), "")
+		if err != nil {
+			return running{}, fmt.Errorf("container init: %w", err)
+		}
+		cfgR, w, err := os.Pipe()
+		if err != nil {
+			return running{}, fmt.Errorf("container init: %w", err)
+		}
+		r2, statusW, err := os.Pipe()
+		if err != nil {
+			cfgR.Close()
+			w.Close()
+			return running{}, fmt.Errorf("container init: %w", err)
+		}
+		defer cfgR.Close()
+		defer statusW.Close()
+		defer w.Close()
+		defer r2.Close()
+		cfgW, statusR = w, r2
+		cmd.Path, cmd.Args = path, append(slices.Clone(d.cfg.InitBinary), initArgs...)
+		cmd.ExtraFiles = []*os.File{cfgR, statusW}
+		cmd.SysProcAttr.Cloneflags = unix.CLONE_NEWNS
+	} else {
+		path, err := lookPath(r.argv[0], env, r.dir)
+		if err != nil {
+			return running{}, err
+		}
+		cmd.Path, cmd.Args, cmd.Dir = path, r.argv, r.dir
+	}
+	if err := inNetNS(r.netns, cmd.Start); err != nil {
+		return running{}, err
+	}
+	if useInit {
+		// Close the child's ends so that EOF on the status pipe means the
+		// init executed the command.
+		cmd.ExtraFiles[0].Close()
+		cmd.ExtraFiles[1].Close()
+	}
+	p := running{cmd: cmd, pid: cmd.Process.Pid, started: time.Now()}
+	fail := func(err error) (running, error) {
+		_ = unix.Kill(-p.pid, unix.SIGKILL)
+		if r.ctx != nil {
+			_ = cmd.Wait()
+		} else {
+			var ws unix.WaitStatus
+			_, _ = unix.Wait4(p.pid, &ws, 0, nil)
+			cmd.Process.Release()
+		}
+		return running{}, err
+	}
+	st, err := readStat(p.pid)
+	if err != nil {
+		return fail(err)
+	}
+	p.startTime = st.startTime
+	if r.cgroup != "" {
+		if err := d.cfg.Cgroups.AddProcess(r.cgroup, p.pid); err != nil {
+			return fail(fmt.Errorf("add process to cgroup: %w", err))
+		}
+	}
+	if useInit {
+		if err := sendInit(ctx, cfgW, statusR, initConfig{Argv: r.argv, Env: env, Dir: r.dir, Mounts: r.mounts}); err != nil {
+			return fail(err)
+		}
+	}
+	return p, nil
+}
+
+// sendInit hands the configuration to the init and waits until it has
+// executed the command (the status pipe closes) or failed (it writes why).
+func sendInit(ctx context.Context, cfgW, statusR *os.File, cfg initConfig) error {
+	data, err := json.Marshal(cfg)
+	if err != nil {
+		return fmt.Errorf("container init: %w", err)
+	}
+	if _, err := cfgW.Write(data); err != nil {
+		return fmt.Errorf("container init: send configuration: %w", err)
+	}
+	if err := cfgW.Close(); err != nil {
+		return fmt.Errorf("container init: send configuration: %w", err)
+	}
+	deadline := time.Now().Add(initTimeout)
+	if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
+		deadline = dl
+	}
+	_ = statusR.SetReadDeadline(deadline)
+	msg, err := io.ReadAll(statusR)
+	if err != nil {
+		return fmt.Errorf("container init: no report: %w", err)
+	}
+	if len(msg) > 0 {
+		return fmt.Errorf("container init: %s", msg)
+	}
+	return nil
+}
+
+// inNetNS calls start on an OS thread in the network namespace netns, so
+// that a process started there inherits it ("" calls start directly).
+func inNetNS(netns string, start func() error) error {
+	if netns == "" {
+		return start()
+	}
+	target, err := os.Open(netns)
+	if err != nil {
+		return fmt.Errorf("open network namespace: %w", err)
+	}
+	defer target.Close()
+	errc := make(chan error, 1)
+	go func() {
+		goruntime.LockOSThread()
+		// If the thread cannot return to its namespace it stays locked,
+		// and the runtime ends it with this goroutine.
+		orig, err := os.Open(fmt.Sprintf("/proc/%d/task/%d/ns/net", os.Getpid(), unix.Gettid()))
+		if err != nil {
+			goruntime.UnlockOSThread()
+			errc <- fmt.Errorf("open current network namespace: %w", err)
+			return
+		}
+		defer orig.Close()
+		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
+			goruntime.UnlockOSThread()
+			errc <- fmt.Errorf("enter network namespace %s: %w", netns, err)
+			return
+		}
+		serr := start()
+		if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err != nil {
+			errc <- errors.Join(serr, fmt.Errorf("return from network namespace %s: %w", netns, err))
+			return
+		}
+		goruntime.UnlockOSThread()
+		errc <- serr
+	}()
+	return <-errc
+}
+
+// lookPath finds name like a shell would with the PATH of env (or
+// defaultPath); relative entries are relative to dir.
+func lookPath(name string, env []string, dir string) (string, error) {
+	if strings.Contains(name, "/") {
+		return name, nil
+	}
+	path := defaultPath
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
+			path = v
+		}
+	}
+	for _, p := range filepath.SplitList(path) {
+		if p == "" {
+			p = "."
+		}
+		f := filepath.Join(p, name)
+		if !filepath.IsAbs(f) && dir != "" {
+			f = filepath.Join(dir, f)
+		}
+		if fi, err := os.Stat(f); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+			return f, nil
+		}
+	}
+	return "", fmt.Errorf("%q: executable file not found in PATH %q", name, path)
+}
+
+// linkMounts is the fallback without root: dir gets a symlink named after
+// each mount's container path base name, pointing at the host path.
+func linkMounts(dir string, mounts []runtime.Mount) error {
+	for _, m := range mounts {
+		link := filepath.Join(dir, filepath.Base(filepath.Clean(m.ContainerPath)))
+		if err := os.Remove(link); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("link volume %s: %w", m.ContainerPath, err)
+		}
+		if err := os.Symlink(m.HostPath, link); err != nil {
+			return fmt.Errorf("link volume %s: %w", m.ContainerPath, err)
+		}
+	}
+	return nil
+}
