@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/berth-dev/berth/internal/agent/runtime/process"
 	"github.com/berth-dev/berth/internal/kubectl"
 	"github.com/berth-dev/berth/internal/scheduler"
 	"github.com/berth-dev/berth/internal/server"
@@ -27,6 +28,7 @@ const usage = `berth: a container orchestrator that speaks the Kubernetes API.
 Usage:
   berth up      [flags]   control plane for a local cluster (prints the kubeconfig path when ready)
   berth server  [flags]   control plane: API server on embedded or external etcd
+  berth agent   [flags]   a node: joins the cluster at --server and runs its pods
   berth kubectl ARGS...   the real kubectl, defaulting to <data-dir>/admin.kubeconfig
   berth bench   api|controllers|scheduler [flags]  benchmarks; the last output line is JSON
   berth version           print the version
@@ -47,6 +49,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch cmd {
 	case "up":
 		return runServer(cmd, rest, "127.0.0.1:6443", stdout, stderr)
+	case "agent":
+		return runAgent(rest, stdout, stderr)
+	case "__container-init":
+		return process.InitMain(rest)
 	case "server":
 		return runServer(cmd, rest, "0.0.0.0:6443", stdout, stderr)
 	case "kubectl":
@@ -72,6 +78,8 @@ func serverFlags(fs *flag.FlagSet, cfg *server.Config, defaultListen string) (et
 	fs.StringVar(&cfg.DataDir, "data-dir", server.DefaultDataDir(), "directory for etcd data, TLS material, tokens and admin.kubeconfig")
 	fs.StringVar(&cfg.Listen, "listen", defaultListen, "HTTPS listen address HOST:PORT")
 	fs.StringVar(&cfg.ServiceCIDR, "service-cidr", "10.43.0.0/16", "range Service ClusterIPs are allocated from")
+	fs.StringVar(&cfg.ClusterCIDR, "cluster-cidr", "10.42.0.0/16", "range each node's podCIDR (a /24) is allocated from")
+	fs.DurationVar(&cfg.NodeMonitorGracePeriod, "node-monitor-grace-period", 40*time.Second, "a node whose agent has not renewed its Lease for this long turns NotReady and its pods are evicted after their toleration (300s by default)")
 	fs.DurationVar(&cfg.CompactInterval, "compact-interval", 5*time.Minute, "how often etcd history is compacted")
 	fs.IntVar(&cfg.ControllerWorkers, "controller-workers", 4, "reconcile workers per controller")
 	etcd = fs.String("etcd-endpoints", "", "comma-separated URLs of an existing etcd cluster (default: embedded etcd in <data-dir>/etcd)")
@@ -86,6 +94,12 @@ func runServer(name string, args []string, defaultListen string, stdout, stderr 
 	fs.SetOutput(stderr)
 	var cfg server.Config
 	etcd, sans, level, schedCfg := serverFlags(fs, &cfg, defaultListen)
+	var af agentFlags
+	withAgent := false
+	if name == "up" {
+		fs.BoolVar(&withAgent, "agent", true, "run a local agent: this machine becomes a node of the cluster")
+		af.bind(fs, "")
+	}
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -119,14 +133,30 @@ func runServer(name string, args []string, defaultListen string, stdout, stderr 
 		return 1
 	}
 	defer srv.Close()
+	agentDone := make(chan error, 1)
+	if withAgent {
+		if af.dataDir == "" {
+			af.dataDir = filepath.Join(cfg.DataDir, "agent")
+		}
+		if err := startLocalAgent(ctx, srv, cfg.DataDir, &af, logger, agentDone); err != nil {
+			fmt.Fprintf(stderr, "berth %s: agent: %v\n", name, err)
+			return 2
+		}
+	}
 	fmt.Fprintf(stdout, "Berth is ready at %s\nkubeconfig: %s\n", srv.URL(), srv.KubeconfigPath())
 	fmt.Fprintf(stdout, "Try: KUBECONFIG=%s berth kubectl get namespaces\n", srv.KubeconfigPath())
 	select {
 	case <-ctx.Done():
 		logger.Info("shutting down")
+		if withAgent {
+			<-agentDone // pods keep running; the agent re-adopts them on the next start
+		}
 		return 0
 	case err := <-srv.Err():
 		fmt.Fprintf(stderr, "berth %s: %v\n", name, err)
+		return 1
+	case err := <-agentDone:
+		fmt.Fprintf(stderr, "berth %s: agent: %v\n", name, err)
 		return 1
 	}
 }

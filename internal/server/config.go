@@ -24,6 +24,15 @@ type Config struct {
 	EtcdEndpoints []string
 	// ServiceCIDR is the range ClusterIPs come from.
 	ServiceCIDR string
+	// ClusterCIDR is the range nodes' podCIDRs come from (default
+	// 10.42.0.0/16); NodeCIDRMaskSize is each node's prefix length
+	// (default 24).
+	ClusterCIDR      string
+	NodeCIDRMaskSize int
+	// NodeMonitorGracePeriod is how long a node's Lease may go unrenewed
+	// before the node turns NotReady/Unknown and gets the unreachable
+	// taints (default 40s).
+	NodeMonitorGracePeriod time.Duration
 	// ExtraSANs are further names or IPs for the serving certificate.
 	ExtraSANs []string
 	// CompactInterval is how often etcd history is compacted.
@@ -77,6 +86,23 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if _, err := netip.ParsePrefix(c.ServiceCIDR); err != nil {
 		return c, fmt.Errorf("server: --service-cidr %q: %w", c.ServiceCIDR, err)
+	}
+	if c.NodeMonitorGracePeriod == 0 {
+		c.NodeMonitorGracePeriod = 40 * time.Second
+	}
+	if c.NodeMonitorGracePeriod < 0 {
+		return c, errors.New("server: --node-monitor-grace-period must be positive")
+	}
+	if c.ClusterCIDR == "" {
+		c.ClusterCIDR = "10.42.0.0/16"
+	}
+	if c.NodeCIDRMaskSize == 0 {
+		c.NodeCIDRMaskSize = 24
+	}
+	if p, err := netip.ParsePrefix(c.ClusterCIDR); err != nil {
+		return c, fmt.Errorf("server: --cluster-cidr %q: %w", c.ClusterCIDR, err)
+	} else if c.NodeCIDRMaskSize < p.Bits() || c.NodeCIDRMaskSize > 30 {
+		return c, fmt.Errorf("server: node CIDR mask /%d must lie between the cluster CIDR's /%d and /30", c.NodeCIDRMaskSize, p.Bits())
 	}
 	if c.CompactInterval == 0 {
 		c.CompactInterval = 5 * time.Minute

@@ -17,6 +17,8 @@ import (
 
 	"github.com/berth-dev/berth/internal/apiserver"
 	"github.com/berth-dev/berth/internal/controller"
+	"github.com/berth-dev/berth/internal/controller/nodeipam"
+	"github.com/berth-dev/berth/internal/controller/nodelifecycle"
 	"github.com/berth-dev/berth/internal/pki"
 	"github.com/berth-dev/berth/internal/scheduler"
 	"github.com/berth-dev/berth/internal/store"
@@ -269,7 +271,10 @@ func (s *Server) RestConfig() *rest.Config {
 func (s *Server) startControllers(runCtx context.Context) error {
 	factories := s.cfg.Controllers
 	if factories == nil {
-		factories = append(DefaultControllers(), scheduler.Factory(*s.cfg.Scheduler))
+		factories = append(DefaultControllers(),
+			nodeipam.NewWithCIDR(s.cfg.ClusterCIDR, s.cfg.NodeCIDRMaskSize),
+			nodelifecycle.NewWithConfig(nodelifecycle.Config{GracePeriod: s.cfg.NodeMonitorGracePeriod}),
+			scheduler.Factory(*s.cfg.Scheduler))
 	}
 	if s.cfg.NoControllers || len(factories) == 0 {
 		return nil

@@ -15,7 +15,10 @@ import (
 	"time"
 )
 
-const seedDir = "../../examples/seed"
+const (
+	seedDir  = "../../examples/seed"
+	repoRoot = "../.."
+)
 
 // TestSeedApplyGetScaleDelete is the seed's flow through the real kubectl.
 func TestSeedApplyGetScaleDelete(t *testing.T) {

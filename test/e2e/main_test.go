@@ -73,14 +73,20 @@ func freePort(t *testing.T) int {
 
 // startCluster runs `berth up` on a free port and waits for it to print
 // the kubeconfig path.
-func startCluster(t *testing.T) *cluster {
+// startCluster runs `berth up` without its local agent (the tests bring
+// fake nodes), or with it when withAgent is set.
+func startCluster(t *testing.T) *cluster { t.Helper(); return startClusterWith(t, false) }
+
+// startClusterWith runs `berth up`, with the local agent if withAgent.
+func startClusterWith(t *testing.T, withAgent bool) *cluster {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("end-to-end: runs the berth binary")
 	}
 	c := &cluster{t: t, dataDir: t.TempDir(), cacheDir: t.TempDir(), logs: &lockedBuffer{}}
 	listen := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	c.cmd = exec.Command(berthBin, "up", "--data-dir", c.dataDir, "--listen", listen, "--log-level", "warn")
+	c.cmd = exec.Command(berthBin, "up", "--data-dir", c.dataDir, "--listen", listen, "--log-level", "warn",
+		fmt.Sprintf("--agent=%v", withAgent))
 	stdout, err := c.cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/internal/controller"
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -80,6 +81,9 @@ func Run(ctx context.Context, cfg Config) error {
 			return err
 		}
 	}
+	hbDone := make(chan struct{})
+	go func() { defer close(hbDone); k.heartbeat(ctx) }()
+	defer func() { <-hbDone }()
 	factory := informers.NewSharedInformerFactory(cfg.Client, 0)
 	podInf := factory.Core().V1().Pods()
 	k.lister = podInf.Lister()
@@ -253,3 +257,37 @@ func finished(pod *corev1.Pod) corev1.PodStatus {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// heartbeat renews a Lease in kube-node-lease for every node every 10 s,
+// as a kubelet does, so the node lifecycle controller keeps them Ready.
+func (k *Kubelet) heartbeat(ctx context.Context) {
+	renew := func() {
+		leases := k.cfg.Client.CoordinationV1().Leases(corev1.NamespaceNodeLease)
+		for _, n := range k.cfg.Nodes {
+			now := metav1.NewMicroTime(time.Now())
+			secs := int32(40)
+			l, err := leases.Get(ctx, n, metav1.GetOptions{})
+			if apierrors.IsNotFound(err) {
+				name := n
+				_, err = leases.Create(ctx, &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: n, Namespace: corev1.NamespaceNodeLease},
+					Spec: coordinationv1.LeaseSpec{HolderIdentity: &name, LeaseDurationSeconds: &secs, RenewTime: &now}}, metav1.CreateOptions{})
+			} else if err == nil {
+				l.Spec.RenewTime = &now
+				_, err = leases.Update(ctx, l, metav1.UpdateOptions{})
+			}
+			if err != nil && ctx.Err() == nil {
+				k.cfg.Logger.Debug("fakekubelet: lease", "node", n, "err", err)
+			}
+		}
+	}
+	t := time.NewTicker(10 * time.Second)
+	defer t.Stop()
+	for {
+		renew()
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

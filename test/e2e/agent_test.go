@@ -1,0 +1,145 @@
+package e2e
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// webappBinary builds examples/webapp once per test.
+func webappBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "webapp")
+	cmd := exec.Command("go", "build", "-o", bin, "./examples/webapp")
+	cmd.Dir = repoRoot
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build webapp: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// pidsOf lists the processes running exe.
+func pidsOf(exe string) []int {
+	var pids []int
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if target, err := os.Readlink(filepath.Join("/proc", e.Name(), "exe")); err == nil && target == exe {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// TestAgentRunsTheWebApp: `berth up` with its local agent runs the example
+// web app with the process driver: two replicas Running and Ready, each with
+// its own pod IP answering on port 3000; a killed container restarts.
+func TestAgentRunsTheWebApp(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("the agent's pod networks (CNI) and cgroups need root; CI runs this tier as root")
+	}
+	bin := webappBinary(t)
+	t.Cleanup(func() {
+		for _, pid := range pidsOf(bin) { // never leave the app running
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	})
+	c := startClusterWith(t, true)
+	waitFor(t, 60*time.Second, "the local node Ready", func() bool {
+		out, err := c.kubectl("get", "nodes", "-o", `jsonpath={range .items[*]}{.status.conditions[?(@.type=="Ready")].status} {.spec.podCIDR}{"\n"}{end}`)
+		return err == nil && strings.HasPrefix(strings.TrimSpace(out), "True 10.42.")
+	})
+	manifest := c.writeManifest(t, "web.yaml", fmt.Sprintf(`apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      terminationGracePeriodSeconds: 5
+      containers:
+      - name: web
+        image: my-web-app
+        command: [%q]
+        env:
+        - {name: POD_NAME, valueFrom: {fieldRef: {fieldPath: metadata.name}}}
+        - {name: PORT, value: "3000"}
+        ports: [{containerPort: 3000}]
+        resources: {limits: {cpu: 500m, memory: 128Mi}}
+`, bin))
+	c.mustKubectl("apply", "-f", manifest)
+	t.Cleanup(func() {
+		// Delete the pods through the agent so that their network
+		// namespaces are released before the data directory is removed.
+		_, _ = c.kubectl("delete", "deployment", "web", "--wait=false")
+		waitFor(t, 60*time.Second, "web pods gone", func() bool {
+			out, err := c.kubectl("get", "pods", "-l", "app=web", "-o", "name")
+			return err == nil && strings.TrimSpace(out) == ""
+		})
+	})
+	var names, ips []string
+	waitFor(t, 60*time.Second, "2 web pods Running and Ready", func() bool {
+		out, err := c.kubectl("get", "pods", "-l", "app=web", "-o",
+			`jsonpath={range .items[*]}{.metadata.name} {.status.phase} {.status.conditions[?(@.type=="Ready")].status} {.status.podIP}{"\n"}{end}`)
+		if err != nil {
+			return false
+		}
+		names, ips = nil, nil
+		for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+			f := strings.Fields(line)
+			if len(f) == 4 && f[1] == "Running" && f[2] == "True" {
+				names, ips = append(names, f[0]), append(ips, f[3])
+			}
+		}
+		return len(names) == 2
+	})
+	if ips[0] == ips[1] || !strings.HasPrefix(ips[0], "10.42.") {
+		t.Fatalf("pod IPs %v: want two distinct IPs from the node's podCIDR", ips)
+	}
+	for i, ip := range ips {
+		var body string
+		waitFor(t, 20*time.Second, "pod "+names[i]+" answers on "+ip+":3000", func() bool {
+			resp, err := http.Get("http://" + ip + ":3000/")
+			if err != nil {
+				return false
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			body = string(b)
+			return resp.StatusCode == 200
+		})
+		if want := "hello from " + names[i]; strings.TrimSpace(body) != want {
+			t.Errorf("pod %s answered %q, want %q", names[i], body, want)
+		}
+	}
+
+	// kill -9 of a container's process: the agent restarts it.
+	pids := pidsOf(bin)
+	if len(pids) != 2 {
+		t.Fatalf("%d webapp processes, want 2", len(pids))
+	}
+	if err := syscall.Kill(pids[0], syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, "the killed container restarted", func() bool {
+		out, err := c.kubectl("get", "pods", "-l", "app=web", "-o", `jsonpath={range .items[*]}{.status.containerStatuses[0].restartCount} {.status.containerStatuses[0].ready}{"\n"}{end}`)
+		return err == nil && (strings.Contains(out, "1 true\n0 true") || strings.Contains(out, "0 true\n1 true"))
+	})
+	if n := len(pidsOf(bin)); n != 2 {
+		t.Errorf("%d webapp processes after the restart, want 2", n)
+	}
+}
