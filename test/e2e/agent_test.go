@@ -143,3 +143,131 @@ spec:
 		t.Errorf("%d webapp processes after the restart, want 2", n)
 	}
 }
+
+// TestAgentLifecycle covers the kubelet behaviour users see: crash-loop
+// back-off, OOM kills, readiness taking a pod out of a Service's endpoints
+// and back, and an agent restart that keeps pods running.
+func TestAgentLifecycle(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("the agent's pod networks (CNI) and cgroups need root; CI runs this tier as root")
+	}
+	bin := webappBinary(t)
+	t.Cleanup(func() {
+		for _, pid := range pidsOf(bin) {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	})
+	c := startClusterWith(t, true)
+	waitFor(t, 60*time.Second, "the local node Ready", func() bool {
+		out, err := c.kubectl("get", "nodes", "-o", `jsonpath={.items[0].status.conditions[?(@.type=="Ready")].status}`)
+		return err == nil && strings.TrimSpace(out) == "True"
+	})
+	manifest := c.writeManifest(t, "lifecycle.yaml", fmt.Sprintf(`apiVersion: v1
+kind: Pod
+metadata: {name: crasher}
+spec:
+  containers: [{name: c, image: none, command: ["/bin/sh", "-c", "echo boom; exit 1"]}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: hog}
+spec:
+  restartPolicy: Never
+  containers:
+  - {name: c, image: none, command: ["/bin/sh", "-c", "tail /dev/zero"], resources: {limits: {memory: 32Mi}}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: web, labels: {app: probed}}
+spec:
+  terminationGracePeriodSeconds: 5
+  containers:
+  - name: web
+    image: my-web-app
+    command: [%q]
+    env: [{name: POD_NAME, value: web}]
+    readinessProbe: {httpGet: {path: /healthz, port: 3000}, periodSeconds: 1, failureThreshold: 1}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: probed}
+spec:
+  selector: {app: probed}
+  ports: [{port: 80, targetPort: 3000}]
+`, bin))
+	c.mustKubectl("apply", "-f", manifest)
+	t.Cleanup(func() {
+		_, _ = c.kubectl("delete", "-f", manifest, "--wait=false")
+		waitFor(t, 60*time.Second, "pods gone", func() bool {
+			out, err := c.kubectl("get", "pods", "-o", "name")
+			return err == nil && strings.TrimSpace(out) == ""
+		})
+	})
+
+	t.Run("a crashing container backs off with growing delays", func(t *testing.T) {
+		waitFor(t, 60*time.Second, "CrashLoopBackOff with a 20s back-off after 2 restarts", func() bool {
+			out, err := c.kubectl("get", "pod", "crasher", "-o",
+				`jsonpath={.status.containerStatuses[0].state.waiting.reason} {.status.containerStatuses[0].restartCount} {.status.containerStatuses[0].state.waiting.message}`)
+			return err == nil && strings.HasPrefix(out, "CrashLoopBackOff 2 back-off 20s")
+		})
+		expectMatch(t, "get pod", c.mustKubectl("get", "pod", "crasher"), `crasher\s+0/1\s+CrashLoopBackOff\s+2`)
+	})
+
+	t.Run("a memory hog is OOM-killed", func(t *testing.T) {
+		waitFor(t, 60*time.Second, "OOMKilled", func() bool {
+			out, err := c.kubectl("get", "pod", "hog", "-o",
+				`jsonpath={.status.phase} {.status.containerStatuses[0].state.terminated.reason} {.status.containerStatuses[0].state.terminated.exitCode}`)
+			return err == nil && out == "Failed OOMKilled 137"
+		})
+	})
+
+	var ip string
+	t.Run("readiness takes the pod out of the Service and back", func(t *testing.T) {
+		endpoints := func() string {
+			out, _ := c.kubectl("get", "endpoints", "probed", "-o", `jsonpath={.subsets[*].addresses[*].ip}/{.subsets[*].notReadyAddresses[*].ip}`)
+			return out
+		}
+		waitFor(t, 60*time.Second, "web ready and in the endpoints", func() bool {
+			out, err := c.kubectl("get", "pod", "web", "-o", `jsonpath={.status.podIP} {.status.conditions[?(@.type=="Ready")].status}`)
+			f := strings.Fields(out)
+			if err != nil || len(f) != 2 || f[1] != "True" {
+				return false
+			}
+			ip = f[0]
+			return endpoints() == ip+"/"
+		})
+		get := func(path string) {
+			resp, err := http.Get("http://" + ip + ":3000" + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+		}
+		get("/healthz/fail")
+		waitFor(t, 30*time.Second, "web not ready, out of the endpoints", func() bool { return endpoints() == "/"+ip })
+		get("/healthz/ok")
+		waitFor(t, 30*time.Second, "web ready again", func() bool { return endpoints() == ip+"/" })
+	})
+
+	t.Run("restarting berth up keeps pods running with the same PIDs", func(t *testing.T) {
+		before := pidsOf(bin)
+		if len(before) != 1 {
+			t.Fatalf("%d webapp processes, want 1", len(before))
+		}
+		c.restart()
+		waitFor(t, 60*time.Second, "node Ready again", func() bool {
+			out, err := c.kubectl("get", "nodes", "-o", `jsonpath={.items[0].status.conditions[?(@.type=="Ready")].status}`)
+			return err == nil && strings.TrimSpace(out) == "True"
+		})
+		time.Sleep(3 * time.Second) // the agent has re-synced its pods by now
+		expectMatch(t, "web after the restart", c.mustKubectl("get", "pod", "web", "-o", `jsonpath={.status.phase} {.status.containerStatuses[0].restartCount}`), `^Running 0$`)
+		if after := pidsOf(bin); len(after) != 1 || after[0] != before[0] {
+			t.Fatalf("webapp PIDs %v before, %v after the restart", before, after)
+		}
+		resp, err := http.Get("http://" + ip + ":3000/")
+		if err != nil {
+			t.Fatalf("web no longer answers after the restart: %v", err)
+		}
+		resp.Body.Close()
+	})
+}

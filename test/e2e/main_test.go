@@ -59,6 +59,8 @@ type cluster struct {
 	cacheDir   string
 	cmd        *exec.Cmd
 	logs       *lockedBuffer
+	listen     string
+	withAgent  bool
 }
 
 func freePort(t *testing.T) int {
@@ -83,10 +85,21 @@ func startClusterWith(t *testing.T, withAgent bool) *cluster {
 	if testing.Short() {
 		t.Skip("end-to-end: runs the berth binary")
 	}
-	c := &cluster{t: t, dataDir: t.TempDir(), cacheDir: t.TempDir(), logs: &lockedBuffer{}}
-	listen := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	c.cmd = exec.Command(berthBin, "up", "--data-dir", c.dataDir, "--listen", listen, "--log-level", "warn",
-		fmt.Sprintf("--agent=%v", withAgent))
+	c := &cluster{t: t, dataDir: t.TempDir(), cacheDir: t.TempDir(), withAgent: withAgent,
+		listen: fmt.Sprintf("127.0.0.1:%d", freePort(t))}
+	t.Cleanup(c.stop)
+	c.launch()
+	return c
+}
+
+// launch starts `berth up` on c's data dir and address and waits until it
+// prints the kubeconfig path.
+func (c *cluster) launch() {
+	t := c.t
+	t.Helper()
+	c.logs = &lockedBuffer{}
+	c.cmd = exec.Command(berthBin, "up", "--data-dir", c.dataDir, "--listen", c.listen, "--log-level", "warn",
+		fmt.Sprintf("--agent=%v", c.withAgent))
 	stdout, err := c.cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -96,7 +109,6 @@ func startClusterWith(t *testing.T, withAgent bool) *cluster {
 	if err := c.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(c.stop)
 	ready := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
@@ -111,13 +123,20 @@ func startClusterWith(t *testing.T, withAgent bool) *cluster {
 	case <-time.After(60 * time.Second):
 		t.Fatalf("berth up did not become ready in 60s; logs:\n%s", c.logs.String())
 	}
-	c.url = "https://" + listen
+	c.url = "https://" + c.listen
 	t.Logf("berth up ready in %v", time.Since(started))
-	return c
+}
+
+// restart stops `berth up` (its pods keep running) and starts it again on
+// the same data directory.
+func (c *cluster) restart() {
+	c.t.Helper()
+	c.stop()
+	c.launch()
 }
 
 func (c *cluster) stop() {
-	if c.cmd.Process != nil {
+	if c.cmd != nil && c.cmd.Process != nil && c.cmd.ProcessState == nil {
 		_ = c.cmd.Process.Signal(os.Interrupt)
 		done := make(chan struct{})
 		go func() { _ = c.cmd.Wait(); close(done) }()
