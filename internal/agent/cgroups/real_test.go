@@ -173,7 +173,7 @@ func TestRealLimitsAndStats(t *testing.T) {
 	}
 
 	// A second one does some work inside, so that there is usage to see.
-	work := exec.Command("sh", "-c", `read go; x=$(head -c 4000000 /dev/zero | tr '\0' a); i=0; while [ $i -lt 100000 ]; do i=$((i+1)); done; echo ready; exec sleep 5`)
+	work := exec.Command("sh", "-c", `read go; x=$(head -c 4000000 /dev/zero | tr '\0' a); i=0; while [ $i -lt 100000 ]; do i=$((i+1)); done; echo ready; read done`) // keeps x (4 MB) alive until killed
 	stdin, _ := work.StdinPipe()
 	stdout, _ := work.StdoutPipe()
 	start(t, work)
