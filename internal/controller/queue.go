@@ -132,3 +132,14 @@ func (q *Queue) Handlers() cache.ResourceEventHandlerFuncs {
 		DeleteFunc: q.Enqueue,
 	}
 }
+
+// ChangeHandlers returns informer event handlers that call changed with
+// added and updated objects (the new version) and deleted with deleted ones
+// (possibly a cache.DeletedFinalStateUnknown tombstone).
+func ChangeHandlers(changed, deleted func(obj any)) cache.ResourceEventHandlerFuncs {
+	return cache.ResourceEventHandlerFuncs{
+		AddFunc:    changed,
+		UpdateFunc: func(_, cur any) { changed(cur) },
+		DeleteFunc: deleted,
+	}
+}

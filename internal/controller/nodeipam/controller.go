@@ -99,11 +99,7 @@ func NewWithCIDR(clusterCIDR string, nodeMaskSize int) controller.Factory {
 			exhausted: map[string]bool{},
 		}
 		c.queue = controller.NewQueue(Name, cctx.Logger, c.reconcile)
-		if _, err := inf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-			AddFunc:    c.nodeSeen,
-			UpdateFunc: func(_, cur any) { c.nodeSeen(cur) },
-			DeleteFunc: c.nodeDeleted,
-		}); err != nil {
+		if _, err := inf.Informer().AddEventHandler(controller.ChangeHandlers(c.nodeSeen, c.nodeDeleted)); err != nil {
 			return nil, fmt.Errorf("nodeipam: node handler: %w", err)
 		}
 		return c, nil

@@ -162,18 +162,10 @@ func NewWithConfig(cfg Config) controller.Factory {
 		}); err != nil {
 			return nil, fmt.Errorf("nodelifecycle: node handler: %w", err)
 		}
-		if _, err := leaseInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-			AddFunc:    c.leaseChanged,
-			UpdateFunc: func(_, cur any) { c.leaseChanged(cur) },
-			DeleteFunc: c.leaseChanged,
-		}); err != nil {
+		if _, err := leaseInf.Informer().AddEventHandler(controller.ChangeHandlers(c.leaseChanged, c.leaseChanged)); err != nil {
 			return nil, fmt.Errorf("nodelifecycle: lease handler: %w", err)
 		}
-		if _, err := podInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-			AddFunc:    c.podChanged,
-			UpdateFunc: func(_, cur any) { c.podChanged(cur) },
-			DeleteFunc: c.podDeleted,
-		}); err != nil {
+		if _, err := podInf.Informer().AddEventHandler(controller.ChangeHandlers(c.podChanged, c.podDeleted)); err != nil {
 			return nil, fmt.Errorf("nodelifecycle: pod handler: %w", err)
 		}
 		return c, nil
