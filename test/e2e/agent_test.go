@@ -214,9 +214,16 @@ spec:
 	})
 
 	t.Run("a memory hog is OOM-killed", func(t *testing.T) {
+		var last string
+		defer func() {
+			if t.Failed() {
+				t.Logf("last status of hog: %q", last)
+			}
+		}()
 		waitFor(t, 60*time.Second, "OOMKilled", func() bool {
 			out, err := c.kubectl("get", "pod", "hog", "-o",
 				`jsonpath={.status.phase} {.status.containerStatuses[0].state.terminated.reason} {.status.containerStatuses[0].state.terminated.exitCode}`)
+			last = out
 			return err == nil && out == "Failed OOMKilled 137"
 		})
 	})

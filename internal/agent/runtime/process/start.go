@@ -128,7 +128,10 @@ func (d *Driver) run(ctx context.Context, r runRequest) (running, error) {
 		}
 		cmd.WaitDelay = 2 * time.Second
 	}
-	useInit := len(r.mounts) > 0 && d.canMount
+	// The init also holds the command back until the process is in its
+	// cgroup: started directly, whatever it forks in its first instant
+	// (a shell's child) would stay outside the cgroup and its limits.
+	useInit := d.canMount && (len(r.mounts) > 0 || r.cgroup != "")
 	var cfgW, statusR *os.File
 	if useInit {
 		path, err := lookPath(d.cfg.InitBinary[0], os.Environ(), "")
@@ -152,7 +155,9 @@ func (d *Driver) run(ctx context.Context, r runRequest) (running, error) {
 		cfgW, statusR = w, r2
 		cmd.Path, cmd.Args = path, append(slices.Clone(d.cfg.InitBinary), initArgs...)
 		cmd.ExtraFiles = []*os.File{cfgR, statusW}
-		cmd.SysProcAttr.Cloneflags = unix.CLONE_NEWNS
+		if len(r.mounts) > 0 {
+			cmd.SysProcAttr.Cloneflags = unix.CLONE_NEWNS
+		}
 	} else {
 		path, err := lookPath(r.argv[0], env, r.dir)
 		if err != nil {
