@@ -30,7 +30,7 @@ Usage:
   berth server  [flags]   control plane: API server on embedded or external etcd
   berth agent   [flags]   a node: joins the cluster at --server and runs its pods
   berth kubectl ARGS...   the real kubectl, defaulting to <data-dir>/admin.kubeconfig
-  berth bench   api|controllers|scheduler [flags]  benchmarks; the last output line is JSON
+  berth bench   api|controllers|scheduler|pods [flags]  benchmarks; the last output line is JSON
   berth version           print the version
 
 Run 'berth <command> -h' for the flags of a command.

@@ -332,6 +332,8 @@ func (a *Agent) startContainer(ctx context.Context, pod *corev1.Pod, ps *podStat
 	if cs.status.State == runtime.StateRunning {
 		a.startProbes(ctx, pod, ps, c, cs)
 	}
+	// Ready at once when nothing probes readiness (no second sync needed).
+	cs.ready = cs.status.State == runtime.StateRunning && cs.probes.ready()
 	a.watch(ctx, pod, cs)
 	return 0, nil
 }

@@ -128,10 +128,25 @@ func (d *Driver) run(ctx context.Context, r runRequest) (running, error) {
 		}
 		cmd.WaitDelay = 2 * time.Second
 	}
-	// The init also holds the command back until the process is in its
-	// cgroup: started directly, whatever it forks in its first instant
-	// (a shell's child) would stay outside the cgroup and its limits.
-	useInit := d.canMount && (len(r.mounts) > 0 || r.cgroup != "")
+	useInit := len(r.mounts) > 0 && d.canMount
+	// Without mounts, a container with a cgroup starts behind a small
+	// shell gate that waits on fd 3 until the process is in its cgroup,
+	// then execs the command (same PID): started directly, whatever it
+	// forked in its first instant (a shell's child) would escape the
+	// cgroup's limits. The gate costs a shell start, not a berth start.
+	var gateW *os.File
+	if !useInit && r.cgroup != "" {
+		if _, err := os.Stat(gateShell); err == nil {
+			gr, gw, err := os.Pipe()
+			if err != nil {
+				return running{}, fmt.Errorf("start gate: %w", err)
+			}
+			defer gr.Close()
+			defer gw.Close()
+			gateW = gw
+			cmd.ExtraFiles = []*os.File{gr}
+		}
+	}
 	var cfgW, statusR *os.File
 	if useInit {
 		path, err := lookPath(d.cfg.InitBinary[0], os.Environ(), "")
@@ -155,15 +170,17 @@ func (d *Driver) run(ctx context.Context, r runRequest) (running, error) {
 		cfgW, statusR = w, r2
 		cmd.Path, cmd.Args = path, append(slices.Clone(d.cfg.InitBinary), initArgs...)
 		cmd.ExtraFiles = []*os.File{cfgR, statusW}
-		if len(r.mounts) > 0 {
-			cmd.SysProcAttr.Cloneflags = unix.CLONE_NEWNS
-		}
+		cmd.SysProcAttr.Cloneflags = unix.CLONE_NEWNS
 	} else {
 		path, err := lookPath(r.argv[0], env, r.dir)
 		if err != nil {
 			return running{}, err
 		}
 		cmd.Path, cmd.Args, cmd.Dir = path, r.argv, r.dir
+		if gateW != nil {
+			cmd.Path = gateShell
+			cmd.Args = append([]string{gateShell, "-c", `read -r _ <&3; exec 3<&-; exec "$0" "$@"`, path}, r.argv[1:]...)
+		}
 	}
 	if err := inNetNS(r.netns, cmd.Start); err != nil {
 		return running{}, err
@@ -196,6 +213,12 @@ func (d *Driver) run(ctx context.Context, r runRequest) (running, error) {
 			return fail(fmt.Errorf("add process to cgroup: %w", err))
 		}
 	}
+	if gateW != nil {
+		if _, err := gateW.Write([]byte("\n")); err != nil {
+			return fail(fmt.Errorf("start gate: %w", err))
+		}
+		gateW.Close()
+	}
 	if useInit {
 		if err := sendInit(ctx, cfgW, statusR, initConfig{Argv: r.argv, Env: env, Dir: r.dir, Mounts: r.mounts}); err != nil {
 			return fail(err)
@@ -203,6 +226,9 @@ func (d *Driver) run(ctx context.Context, r runRequest) (running, error) {
 	}
 	return p, nil
 }
+
+// gateShell runs the start gate.
+const gateShell = "/bin/sh"
 
 // sendInit hands the configuration to the init and waits until it has
 // executed the command (the status pipe closes) or failed (it writes why).

@@ -1,0 +1,120 @@
+package bench
+
+import (
+	"cmp"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+)
+
+// Defaults and limits of PodsConfig.
+const (
+	// DefaultPodsPods is how many pods `berth bench pods` starts.
+	DefaultPodsPods = 100
+	// DefaultPodsClients is how many goroutines create (and delete) them.
+	DefaultPodsClients = 10
+	// DefaultPodsTimeout bounds first create → every pod Ready, and
+	// first delete → every pod gone.
+	DefaultPodsTimeout = 2 * time.Minute
+	// DefaultAgentIdleWait is how long the agent idles once its node is
+	// ready before its idle RSS is read.
+	DefaultAgentIdleWait = 3 * time.Second
+	// PodsTargetP99Ms is the goal for the p99 of create → Ready latency
+	// (Kubernetes' pod start-up SLO is 5 s without image pulls).
+	PodsTargetP99Ms = 1000
+	// PodsTargetAgentRSSMB bounds the agent's idle VmRSS.
+	PodsTargetAgentRSSMB = 40
+	// maxBenchPods bounds --pods: the agent's node gets a /24 podCIDR, 253
+	// pod addresses, when pods have network namespaces of their own.
+	maxBenchPods = 250
+)
+
+// PodsConfig configures RunPods. Zero values of Clients, Timeout and
+// IdleWait mean their defaults; use DefaultPodsConfig for the defaults of
+// `berth bench pods`.
+type PodsConfig struct {
+	// Pods is how many bare pods, each one container running
+	// /bin/sleep 3600, are created and must become Ready.
+	Pods int
+	// Clients is how many goroutines, sharing one clientset, create the
+	// pods and later delete them.
+	Clients int
+	// Binary is the berth executable spawned as `berth server` and
+	// `berth agent`; os.Executable() when empty.
+	Binary string
+	// Timeout bounds the time from the first create until every pod is
+	// Ready, and again from the first delete until every pod is gone.
+	Timeout time.Duration
+	// IdleWait is how long the agent idles once its node is ready before
+	// its idle RSS is read; DefaultAgentIdleWait when zero.
+	IdleWait time.Duration
+	// JSONOnly leaves out the human-readable summary.
+	JSONOnly bool
+	// PlotFile, when set, receives a PNG chart of the create → Ready
+	// latency of every pod, sorted.
+	PlotFile string
+	// Logger receives progress messages; slog.Default() when nil.
+	Logger *slog.Logger
+}
+
+// DefaultPodsConfig returns the configuration of `berth bench pods`
+// without flags.
+func DefaultPodsConfig() PodsConfig {
+	return PodsConfig{
+		Pods:     DefaultPodsPods,
+		Clients:  DefaultPodsClients,
+		Timeout:  DefaultPodsTimeout,
+		IdleWait: DefaultAgentIdleWait,
+	}
+}
+
+// ParsePodsArgs parses the flags of `berth bench pods` into a validated
+// PodsConfig. Usage and flag errors are written to output. It returns
+// flag.ErrHelp for -h.
+func ParsePodsArgs(args []string, output io.Writer) (PodsConfig, error) {
+	cfg := DefaultPodsConfig()
+	fs := newBenchFlagSet("pods", "Spawns 'berth server' and 'berth agent' (process driver), creates pods running /bin/sleep\n"+
+		"and times each from create to Ready, then deletes them; the last output line is JSON.", output)
+	fs.IntVar(&cfg.Pods, "pods", cfg.Pods, fmt.Sprintf("pods created (one /bin/sleep container each, cpu 1m, memory 1Mi), at most %d", maxBenchPods))
+	fs.IntVar(&cfg.Clients, "clients", cfg.Clients, "goroutines creating and deleting the pods")
+	fs.DurationVar(&cfg.Timeout, "timeout", cfg.Timeout, "limit from the first create until every pod is Ready, and from the first delete until every pod is gone")
+	fs.BoolVar(&cfg.JSONOnly, "json-only", false, "print only the JSON line")
+	fs.StringVar(&cfg.PlotFile, "plot", "", "write a PNG chart of every pod's create → Ready latency, sorted, to `file`")
+	if err := parseBenchFlags(fs, args); err != nil {
+		return cfg, err
+	}
+	return cfg, cfg.Validate()
+}
+
+// Validate reports the first invalid setting, naming its flag. Unlike
+// RunPods it does not fill in defaults: Clients and Timeout must be
+// positive.
+func (c PodsConfig) Validate() error {
+	if c.Pods <= 0 || c.Pods > maxBenchPods {
+		return fmt.Errorf("--pods: %d is out of range 1..%d", c.Pods, maxBenchPods)
+	}
+	if c.Clients <= 0 || c.Clients > maxClients {
+		return fmt.Errorf("--clients: %d is out of range 1..%d", c.Clients, maxClients)
+	}
+	if c.Timeout <= 0 {
+		return fmt.Errorf("--timeout: %v is not positive", c.Timeout)
+	}
+	if c.IdleWait < 0 {
+		return fmt.Errorf("idle wait %v is negative", c.IdleWait)
+	}
+	return nil
+}
+
+// withDefaults fills in the zero fields that have defaults and validates
+// the result.
+func (c PodsConfig) withDefaults() (PodsConfig, error) {
+	d := DefaultPodsConfig()
+	c.Logger = cmp.Or(c.Logger, slog.Default())
+	c.Clients, c.Timeout, c.IdleWait = cmp.Or(c.Clients, d.Clients), cmp.Or(c.Timeout, d.Timeout), cmp.Or(c.IdleWait, d.IdleWait)
+	var err error
+	if c.Binary, err = berthBinary(c.Binary); err != nil {
+		return c, err
+	}
+	return c, c.Validate()
+}
