@@ -10,9 +10,11 @@ import (
 
 	"github.com/berth-dev/berth/internal/agent/runtime"
 	"github.com/berth-dev/berth/internal/controller"
+	"github.com/berth-dev/berth/internal/scheduler/framework"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/cache"
@@ -152,16 +154,9 @@ func (a *Agent) forget(key string, ps *podState) {
 // the other admitted pods; it returns the rejection reason
 // (OutOf<resource>) and message.
 func (a *Agent) admit(pod *corev1.Pod) (string, string) {
-	used := corev1.ResourceList{}
-	add := func(p *corev1.Pod) {
-		for _, c := range p.Spec.Containers {
-			for n, q := range c.Resources.Requests {
-				cur := used[n]
-				cur.Add(q)
-				used[n] = cur
-			}
-		}
-	}
+	// The scheduler's accounting (init containers, sidecars, overhead),
+	// so that agent and scheduler agree on what fits.
+	used, _ := framework.PodRequests(pod)
 	a.mu.Lock()
 	for key, ps := range a.state {
 		if ps.final || ps.uid == pod.UID {
@@ -169,17 +164,31 @@ func (a *Agent) admit(pod *corev1.Pod) (string, string) {
 		}
 		ns, name, _ := cache.SplitMetaNamespaceKey(key)
 		if other, err := a.pods.Pods(ns).Get(name); err == nil {
-			add(other)
+			req, _ := framework.PodRequests(other)
+			used.Add(req)
 		}
 	}
 	a.mu.Unlock()
-	add(pod)
-	for _, n := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory, corev1.ResourceEphemeralStorage} {
-		q, ok := used[n]
-		alloc, has := a.allocatable[n]
-		if ok && has && q.Cmp(alloc) > 0 {
-			return "OutOf" + string(n), fmt.Sprintf("Pod was rejected: Node didn't have enough resource: %s, requested: %s, capacity: %s", n, q.String(), alloc.String())
+	alloc := framework.NewResource(a.allocatable)
+	for _, r := range []struct {
+		name        corev1.ResourceName
+		want, limit int64
+		format      resource.Format
+		milli       bool
+	}{
+		{corev1.ResourceCPU, used.MilliCPU, alloc.MilliCPU, resource.DecimalSI, true},
+		{corev1.ResourceMemory, used.Memory, alloc.Memory, resource.BinarySI, false},
+		{corev1.ResourceEphemeralStorage, used.EphemeralStorage, alloc.EphemeralStorage, resource.BinarySI, false},
+	} {
+		if _, has := a.allocatable[r.name]; !has || r.want <= r.limit {
+			continue
 		}
+		q := resource.NewQuantity(r.want, r.format)
+		if r.milli {
+			q = resource.NewMilliQuantity(r.want, r.format)
+		}
+		allocQ := a.allocatable[r.name]
+		return "OutOf" + string(r.name), fmt.Sprintf("Pod was rejected: Node didn't have enough resource: %s, requested: %s, capacity: %s", r.name, q.String(), allocQ.String())
 	}
 	return "", ""
 }
