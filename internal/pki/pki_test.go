@@ -51,3 +51,42 @@ func TestLoadOrCreateToken(t *testing.T) {
 		t.Fatalf("token changed: %q then %q", a, b)
 	}
 }
+
+func TestAgentClientCertificate(t *testing.T) {
+	dir := t.TempDir()
+	b, err := LoadOrCreate(dir, []string{"localhost"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c1, err := LoadOrCreateAgentClient(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2, err := LoadOrCreateAgentClient(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(c1.Certificate[0]) != string(c2.Certificate[0]) {
+		t.Fatal("agent client certificate reissued although valid")
+	}
+	cert, _ := x509.ParseCertificate(c1.Certificate[0])
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(b.CAPEM)
+	if _, err := cert.Verify(x509.VerifyOptions{Roots: pool, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
+		t.Fatalf("client certificate not a CA-signed client certificate: %v", err)
+	}
+	if cert.Subject.CommonName != AgentClientName {
+		t.Fatalf("CN %q", cert.Subject.CommonName)
+	}
+	ss, err := SelfSigned("node-a", []string{"10.0.0.5", "node-a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, _ := x509.ParseCertificate(ss.Certificate[0])
+	if err := leaf.VerifyHostname("10.0.0.5"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := leaf.Verify(x509.VerifyOptions{Roots: pool}); err == nil {
+		t.Fatal("a self-signed certificate verified against the cluster CA")
+	}
+}

@@ -16,6 +16,10 @@ var (
 	ErrNoCommand = errors.New("runtime: container has no command")
 	// ErrNotSupported: the driver lacks the capability.
 	ErrNotSupported = errors.New("runtime: not supported by this driver")
+	// ErrImageNotPresent: the container's image is not on the node.
+	// CreateAndStart never pulls; the agent pulls through ImageManager
+	// first, as the pod's imagePullPolicy says.
+	ErrImageNotPresent = errors.New("runtime: image not present on the node")
 )
 
 // Labels the agent puts on sandboxes and containers, so that a restarted
@@ -197,4 +201,33 @@ type StatsReader interface {
 	ContainerStats(ctx context.Context, id string) (Stats, error)
 	// SandboxStats reads a whole pod's usage.
 	SandboxStats(ctx context.Context, id string) (Stats, error)
+}
+
+// RegistryAuth are the credentials for one registry (from an image pull
+// secret); the zero value pulls anonymously.
+type RegistryAuth struct {
+	// Username and Password authenticate with basic authentication.
+	Username, Password string
+	// ServerAddress is the registry the credentials are for (e.g.
+	// "registry.example.com:5000"; "" for the image's own registry).
+	ServerAddress string
+	// IdentityToken, when set, is used instead of the password (an OAuth
+	// refresh token from an earlier login).
+	IdentityToken string
+}
+
+// ImageManager is implemented by drivers that run container images (not
+// the process driver). The agent uses it to apply a container's
+// imagePullPolicy before CreateAndStart, which never pulls.
+type ImageManager interface {
+	// ImagePresent reports whether the image ref (as written in the pod,
+	// e.g. "nginx", "nginx:1.27", "registry:5000/app@sha256:...") is on
+	// the node.
+	ImagePresent(ctx context.Context, ref string) (bool, error)
+	// PullImage pulls ref with auth (nil: anonymously) and returns once
+	// the image is on the node or the pull failed (an error reported in
+	// the middle of the pull is returned too). progress, when not nil,
+	// receives human-readable status lines (layer download ticks are
+	// left out).
+	PullImage(ctx context.Context, ref string, auth *RegistryAuth, progress func(string)) error
 }

@@ -1,0 +1,24 @@
+// Package proxy is Berth's service proxy: the forwarding that runs in
+// every node agent for each Service port it serves (ClusterIP, NodePort,
+// LoadBalancer addresses).
+//
+// Each listener has a Port: the Service port's mode, protocol, PROXY
+// protocol setting and load balancer (package lb), swapped atomically
+// when the Service or its endpoints change, so listeners live across
+// updates. Modes:
+//
+//   - TCP (L4, default): each connection goes to one endpoint; a refused
+//     connection is retried on another endpoint (up to three) and the
+//     refusing endpoint is ejected for a while; with the PROXY protocol
+//     the v2 header carrying the client's address is sent first. Both
+//     directions are copied with half-close.
+//   - HTTP: each request is balanced over pooled upstream connections,
+//     with X-Forwarded-For, X-Forwarded-Proto and X-Forwarded-Host;
+//     requests without a body and with an idempotent method are retried on
+//     another endpoint when the connection to the first failed.
+//   - UDP: datagrams of a client address go to one endpoint while the
+//     flow is active (idle flows end after a minute).
+//
+// Metrics (Prometheus, per Service and endpoint): connections, requests,
+// bytes, latency and in-flight.
+package proxy
