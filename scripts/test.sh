@@ -9,26 +9,8 @@ tier="${1:-all}"
 export PATH="$PATH:/usr/local/go/bin"
 export GOFLAGS="${GOFLAGS:--buildvcs=false}"
 
-need_pkgs=()
-# Debian packages the tests need, as "binary:package" (a binary on PATH or
-# an absolute path). The agent's tests need the CNI plugins (pod networks)
-# and iproute2; later tiers (docker, haproxy, wrk) add theirs here.
-packages="/usr/lib/cni/bridge:containernetworking-plugins ip:iproute2 iptables:iptables ${BERTH_TEST_PACKAGES:-}"
-for entry in $packages; do
-  bin="${entry%%:*}"; pkg="${entry##*:}"
-  if [[ "$bin" == /* ]]; then
-    [ -e "$bin" ] || need_pkgs+=("$pkg")
-  else
-    command -v "$bin" >/dev/null 2>&1 || need_pkgs+=("$pkg")
-  fi
-done
-if [ ${#need_pkgs[@]} -gt 0 ]; then
-  echo "== installing ${need_pkgs[*]}"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_pkgs[@]}"
-fi
-
-command -v go >/dev/null || { echo "Go is required (https://go.dev/dl)"; exit 1; }
+# Debian packages and dockerd (see scripts/setup.sh).
+source scripts/setup.sh
 
 echo "== go vet"
 go vet ./...

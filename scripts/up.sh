@@ -8,8 +8,28 @@ export PATH="$PATH:/usr/local/go/bin"
 data="${1:-${BERTH_DATA_DIR:-$PWD/tmp/berth}}"
 listen="${BERTH_LISTEN:-127.0.0.1:6443}"
 
+# As root: the CNI plugins and Docker (installed and started when missing).
+if [ "$(id -u)" = 0 ]; then
+  source scripts/setup.sh
+fi
 go build -o bin/berth ./cmd/berth
 mkdir -p "$data"
+
+# The seed's Deployment runs image my-web-app: build it from examples/webapp
+# (FROM scratch, nothing pulled) when a Docker daemon answers; the agent then
+# uses the docker driver.
+docker_cli=/usr/bin/docker
+[ -x "$docker_cli" ] || docker_cli=docker
+if "$docker_cli" version >/dev/null 2>&1; then
+  ctx="$PWD/tmp/webapp-image"
+  mkdir -p "$ctx"
+  CGO_ENABLED=0 go build -o "$ctx/webapp" ./examples/webapp
+  cp examples/webapp/Dockerfile "$ctx/"
+  DOCKER_BUILDKIT=0 "$docker_cli" build -q -t my-web-app "$ctx" >/dev/null
+  echo "built image my-web-app"
+else
+  echo "no Docker daemon answers: the agent uses the process driver, which cannot run the seed's image (see docs/agent.md)"
+fi
 bin/berth up --data-dir "$data" --listen "$listen" &
 pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null' INT TERM EXIT

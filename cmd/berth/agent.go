@@ -12,17 +12,16 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/berth-dev/berth/internal/agent"
 	"github.com/berth-dev/berth/internal/agent/cgroups"
 	"github.com/berth-dev/berth/internal/agent/network"
 	"github.com/berth-dev/berth/internal/agent/runtime"
 	"github.com/berth-dev/berth/internal/agent/runtime/process"
+	"github.com/berth-dev/berth/internal/proxy"
 	"github.com/berth-dev/berth/internal/server"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/klog/v2"
@@ -30,18 +29,31 @@ import (
 
 // agentFlags are the flags of `berth agent` (and the local agent of `berth up`).
 type agentFlags struct {
-	nodeName, driver, dataDir, reserved, nodeIP string
-	maxPods                                     int
+	nodeName, driver, dataDir, reserved, nodeIP, bridge string
+	maxPods, port                                       int
+	// drainOnExit: on SIGTERM cordon the node and move its pods away.
+	drainOnExit bool
+	// serviceProxy runs the service proxy and cluster DNS; svcIface is
+	// the label of the loopback addresses ClusterIPs become, domain the
+	// cluster domain.
+	serviceProxy     bool
+	svcIface, domain string
 }
 
 func (f *agentFlags) bind(fs *flag.FlagSet, defaultDataDir string) {
 	host, _ := os.Hostname()
 	fs.StringVar(&f.nodeName, "node-name", strings.ToLower(host), "name of this node")
-	fs.StringVar(&f.driver, "driver", "process", "runtime driver: process")
+	fs.StringVar(&f.driver, "driver", "auto", "runtime driver: docker (containers from images, through the Docker Engine), process (commands as host processes), or auto (docker when the Docker daemon answers, else process)")
 	fs.StringVar(&f.dataDir, "agent-data-dir", defaultDataDir, "directory for the agent's pod state, logs and volumes")
 	fs.StringVar(&f.reserved, "reserved", "cpu=100m,memory=256Mi", "resources kept from pods (allocatable = capacity - reserved), e.g. cpu=500m,memory=1Gi")
 	fs.StringVar(&f.nodeIP, "node-ip", "", "InternalIP to report (default: the first non-loopback IPv4 address)")
 	fs.IntVar(&f.maxPods, "max-pods", 110, "pods this node accepts")
+	fs.BoolVar(&f.drainOnExit, "drain-on-exit", false, "on SIGTERM, cordon the node, delete its pods (their controllers replace them on other nodes), stop their containers gracefully and exit once they are gone; without it pods keep running")
+	fs.StringVar(&f.bridge, "cni-bridge", network.DefaultBridgeName, "host bridge the pods' network namespaces are connected to (distinct per agent when several run on one machine)")
+	fs.BoolVar(&f.serviceProxy, "service-proxy", true, "serve Services on this node (ClusterIP as root, NodePort, LoadBalancer) and, as root, the cluster DNS")
+	fs.StringVar(&f.svcIface, "service-address-label", "lo:berth-svc", "label of the loopback addresses ClusterIPs are assigned as (root only; distinct per agent when several run on one machine)")
+	fs.StringVar(&f.domain, "cluster-domain", "cluster.local", "the cluster's DNS domain")
+	fs.IntVar(&f.port, "agent-port", 10250, "port of the agent's HTTPS endpoint the API server reaches for logs, exec and metrics (0: any free port)")
 }
 
 // parseReserved parses "cpu=100m,memory=256Mi".
@@ -62,12 +74,17 @@ func parseReserved(s string) (corev1.ResourceList, error) {
 }
 
 // agentConfig builds the agent configuration from flags and a client.
-func (f *agentFlags) config(client kubernetes.Interface, logger *slog.Logger) (agent.Config, error) {
-	if f.driver != "process" {
-		return agent.Config{}, fmt.Errorf("--driver %q: the process driver is the only one so far", f.driver)
+// caPEM is the cluster CA, which the agent's endpoint trusts for callers.
+func (f *agentFlags) config(client kubernetes.Interface, caPEM []byte, logger *slog.Logger) (agent.Config, error) {
+	driver, err := chooseDriver(f.driver)
+	if err != nil {
+		return agent.Config{}, err
 	}
 	if f.nodeName == "" {
 		return agent.Config{}, errors.New("--node-name is required")
+	}
+	if f.port < 0 || f.port > 65535 {
+		return agent.Config{}, fmt.Errorf("--agent-port %d: want a port number 0-65535", f.port)
 	}
 	reserved, err := parseReserved(f.reserved)
 	if err != nil {
@@ -77,19 +94,32 @@ func (f *agentFlags) config(client kubernetes.Interface, logger *slog.Logger) (a
 	if err != nil {
 		return agent.Config{}, err
 	}
+	if err := proxy.ValidLabel(f.svcIface); f.serviceProxy && err != nil {
+		return agent.Config{}, fmt.Errorf("--service-address-label: %w", err)
+	}
+	var services *agent.ServicesConfig
+	if f.serviceProxy {
+		services = &agent.ServicesConfig{Domain: f.domain}
+		if os.Geteuid() == 0 {
+			services.AddressLabel = f.svcIface
+		}
+	}
 	return agent.Config{
 		Client: client, NodeName: f.nodeName, DataDir: dataDir, Reserved: reserved, MaxPods: f.maxPods, NodeIP: f.nodeIP,
-		DriverName: "process", Version: version, Logger: logger,
+		DriverName: driver, Version: version, Logger: logger, DrainOnExit: f.drainOnExit, Services: services, EndpointAddr: fmt.Sprintf(":%d", f.port), CAPEM: caPEM,
 		NewDriver: func(ctx context.Context, node *corev1.Node) (runtime.Driver, string, error) {
-			return newProcessDriver(ctx, client, node, dataDir, logger)
+			if driver == "docker" {
+				return newDockerDriver(ctx, client, node, logger)
+			}
+			return newProcessDriver(ctx, client, node, dataDir, f.bridge, logger)
 		},
 	}, nil
 }
 
 // newProcessDriver builds the process driver: as root with the node's
-// podCIDR, pods get their own network namespace (CNI) and cgroup; otherwise
+// podCIDR, pods get their own network namespace (CNI, on bridge) and cgroup; otherwise
 // they share the host network and the reason is returned.
-func newProcessDriver(ctx context.Context, client kubernetes.Interface, node *corev1.Node, dataDir string, logger *slog.Logger) (runtime.Driver, string, error) {
+func newProcessDriver(ctx context.Context, client kubernetes.Interface, node *corev1.Node, dataDir, bridge string, logger *slog.Logger) (runtime.Driver, string, error) {
 	cfg := process.Config{StateDir: filepath.Join(dataDir, "process"), Logger: logger}
 	reason := ""
 	if os.Geteuid() != 0 {
@@ -102,21 +132,18 @@ func newProcessDriver(ctx context.Context, client kubernetes.Interface, node *co
 		} else {
 			cfg.Cgroups = cg
 		}
-		cidr := node.Spec.PodCIDR
-		for deadline := time.Now().Add(30 * time.Second); cidr == "" && time.Now().Before(deadline); {
-			select {
-			case <-ctx.Done():
-				return nil, "", ctx.Err()
-			case <-time.After(500 * time.Millisecond):
-			}
-			if n, err := client.CoreV1().Nodes().Get(ctx, node.Name, metav1.GetOptions{}); err == nil {
-				cidr = n.Spec.PodCIDR
-			}
+		cidr, err := waitPodCIDR(ctx, client, node)
+		if err != nil {
+			return nil, "", err
 		}
 		if cidr == "" {
 			reason = "the server assigned no podCIDR to the node"
 		} else {
-			nw, err := network.New(network.Config{PodCIDR: cidr, StateDir: filepath.Join(dataDir, "cni"), NetNSDir: "/run/berth/netns", Logger: logger})
+			// The namespace files live on a tmpfs, in a directory of
+			// this node's own: an agent's start-up cleanup removes every
+			// namespace there that it does not know.
+			nw, err := network.New(network.Config{PodCIDR: cidr, BridgeName: bridge, StateDir: filepath.Join(dataDir, "cni"),
+				NetNSDir: filepath.Join("/run/berth/netns", node.Name), Logger: logger})
 			if err == nil {
 				err = nw.Available()
 			}
@@ -157,6 +184,7 @@ func runAgent(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	klog.SetSlogLogger(logger.With("source", "client-go"))
+	trimAgentMemory(logger)
 	if *serverURL == "" || *tokenFile == "" {
 		fmt.Fprintln(stderr, "berth agent: --server and --token-file are required")
 		return 2
@@ -180,7 +208,7 @@ func runAgent(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "berth agent: %v\n", err)
 		return 2
 	}
-	cfg, err := f.config(client, logger)
+	cfg, err := f.config(client, ca, logger)
 	if err != nil {
 		fmt.Fprintf(stderr, "berth agent: %v\n", err)
 		return 2
@@ -217,7 +245,7 @@ func startLocalAgent(ctx context.Context, srv *server.Server, dataDir string, f 
 	if err != nil {
 		return err
 	}
-	cfg, err := f.config(client, logger)
+	cfg, err := f.config(client, srv.CAPEM(), logger)
 	if err != nil {
 		return err
 	}

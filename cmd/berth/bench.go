@@ -28,6 +28,7 @@ var benchmarks = []struct {
 	{"controllers", newBenchCommand(bench.ParseControllersArgs, bench.RunControllers, func(c *bench.ControllersConfig, l *slog.Logger) { c.Logger = l })},
 	{"scheduler", newBenchCommand(bench.ParseSchedulerArgs, bench.RunScheduler, func(c *bench.SchedulerConfig, l *slog.Logger) { c.Logger = l })},
 	{"pods", newBenchCommand(bench.ParsePodsArgs, bench.RunPods, func(c *bench.PodsConfig, l *slog.Logger) { c.Logger = l })},
+	{"failover", newBenchCommand(bench.ParseFailoverArgs, bench.RunFailover, func(c *bench.FailoverConfig, l *slog.Logger) { c.Logger = l })},
 }
 
 // runBench runs `berth bench NAME [flags]`. The last line it writes to

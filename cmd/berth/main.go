@@ -9,11 +9,13 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/berth-dev/berth/internal/agent/runtime/process"
+	"github.com/berth-dev/berth/internal/apiserver/registry"
 	"github.com/berth-dev/berth/internal/kubectl"
 	"github.com/berth-dev/berth/internal/scheduler"
 	"github.com/berth-dev/berth/internal/server"
@@ -30,7 +32,7 @@ Usage:
   berth server  [flags]   control plane: API server on embedded or external etcd
   berth agent   [flags]   a node: joins the cluster at --server and runs its pods
   berth kubectl ARGS...   the real kubectl, defaulting to <data-dir>/admin.kubeconfig
-  berth bench   api|controllers|scheduler|pods [flags]  benchmarks; the last output line is JSON
+  berth bench   api|controllers|scheduler|pods|failover [flags]  benchmarks; the last output line is JSON
   berth version           print the version
 
 Run 'berth <command> -h' for the flags of a command.
@@ -79,7 +81,11 @@ func serverFlags(fs *flag.FlagSet, cfg *server.Config, defaultListen string) (et
 	fs.StringVar(&cfg.Listen, "listen", defaultListen, "HTTPS listen address HOST:PORT")
 	fs.StringVar(&cfg.ServiceCIDR, "service-cidr", "10.43.0.0/16", "range Service ClusterIPs are allocated from")
 	fs.StringVar(&cfg.ClusterCIDR, "cluster-cidr", "10.42.0.0/16", "range each node's podCIDR (a /24) is allocated from")
-	fs.DurationVar(&cfg.NodeMonitorGracePeriod, "node-monitor-grace-period", 40*time.Second, "a node whose agent has not renewed its Lease for this long turns NotReady and its pods are evicted after their toleration (300s by default)")
+	fs.DurationVar(&cfg.NodeMonitorGracePeriod, "node-monitor-grace-period", 40*time.Second, "a node whose agent has not renewed its Lease for this long turns NotReady and its pods are evicted after their toleration (--default-unreachable-toleration-seconds)")
+	fs.Var(secondsFlag{&cfg.DefaultNotReadyTolerationSeconds, registry.DefaultTolerationSeconds}, "default-not-ready-toleration-seconds",
+		"`seconds` pods tolerate the node.kubernetes.io/not-ready NoExecute taint before eviction, unless they say otherwise")
+	fs.Var(secondsFlag{&cfg.DefaultUnreachableTolerationSeconds, registry.DefaultTolerationSeconds}, "default-unreachable-toleration-seconds",
+		"`seconds` pods tolerate the node.kubernetes.io/unreachable NoExecute taint (a node whose agent stopped) before eviction, unless they say otherwise")
 	fs.DurationVar(&cfg.CompactInterval, "compact-interval", 5*time.Minute, "how often etcd history is compacted")
 	fs.IntVar(&cfg.ControllerWorkers, "controller-workers", 4, "reconcile workers per controller")
 	etcd = fs.String("etcd-endpoints", "", "comma-separated URLs of an existing etcd cluster (default: embedded etcd in <data-dir>/etcd)")
@@ -159,6 +165,34 @@ func runServer(name string, args []string, defaultListen string, stdout, stderr 
 		fmt.Fprintf(stderr, "berth %s: agent: %v\n", name, err)
 		return 1
 	}
+}
+
+// secondsFlag is a flag.Value setting an optional count of seconds: *p
+// stays nil (the default, def) unless the flag is given.
+type secondsFlag struct {
+	p   **int64
+	def int64
+}
+
+// String implements flag.Value.
+func (f secondsFlag) String() string {
+	switch {
+	case f.p == nil:
+		return ""
+	case *f.p == nil:
+		return strconv.FormatInt(f.def, 10)
+	}
+	return strconv.FormatInt(**f.p, 10)
+}
+
+// Set implements flag.Value.
+func (f secondsFlag) Set(s string) error {
+	v, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return fmt.Errorf("want a whole number of seconds: %w", err)
+	}
+	*f.p = &v
+	return nil
 }
 
 func newLogger(level string, w io.Writer) (*slog.Logger, error) {

@@ -8,21 +8,40 @@
 //	                   the env var DELAY sets a default delay
 //
 // It listens on $PORT (default 3000) and exits cleanly on SIGTERM.
+// Subcommands for tests that run in images without a shell:
+//
+//	webapp fetch URL    a tiny HTTP client (prints the body; exit status 1 on errors),
+//	                    to reach Services from inside a pod
+//	webapp alloc MiB    allocates and touches MiB of memory, then sleeps (OOM tests)
+//	webapp burn         spins on one CPU forever (CPU limit tests)
 package main
 
 import (
 	"context"
 	"fmt"
+	"io"
 	"log"
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"sync/atomic"
 	"syscall"
 	"time"
 )
 
 func main() {
+	if len(os.Args) >= 2 {
+		switch {
+		case os.Args[1] == "fetch" && len(os.Args) == 3:
+			os.Exit(fetch(os.Args[2]))
+		case os.Args[1] == "alloc" && len(os.Args) == 3:
+			os.Exit(alloc(os.Args[2]))
+		case os.Args[1] == "burn":
+			for {
+			}
+		}
+	}
 	name := os.Getenv("POD_NAME")
 	if name == "" {
 		name, _ = os.Hostname()
@@ -74,4 +93,40 @@ func main() {
 	if err := srv.ListenAndServe(); err != nil && err != http.ErrServerClosed {
 		log.Fatal(err)
 	}
+}
+
+// fetch GETs url and prints the body.
+func fetch(url string) int {
+	c := &http.Client{Timeout: 10 * time.Second}
+	resp, err := c.Get(url)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer resp.Body.Close()
+	if _, err := io.Copy(os.Stdout, resp.Body); err != nil || resp.StatusCode != http.StatusOK {
+		fmt.Fprintln(os.Stderr, resp.Status, err)
+		return 1
+	}
+	return 0
+}
+
+// alloc allocates and touches mib MiB, then sleeps until killed.
+var held [][]byte
+
+func alloc(mib string) int {
+	n, err := strconv.Atoi(mib)
+	if err != nil || n < 1 {
+		fmt.Fprintln(os.Stderr, "alloc: want a number of MiB")
+		return 2
+	}
+	for i := 0; i < n; i++ {
+		b := make([]byte, 1<<20)
+		for j := range b {
+			b[j] = byte(j)
+		}
+		held = append(held, b)
+	}
+	fmt.Printf("allocated %d MiB\n", n)
+	select {}
 }

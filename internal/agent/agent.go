@@ -10,8 +10,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/berth-dev/berth/internal/agent/endpoint"
 	"github.com/berth-dev/berth/internal/agent/runtime"
 	"github.com/berth-dev/berth/internal/controller"
+	"github.com/berth-dev/berth/internal/nodeapi"
+	"github.com/berth-dev/berth/internal/pki"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -55,6 +58,22 @@ type Config struct {
 	Version string
 	// Logger receives logs (default slog.Default).
 	Logger *slog.Logger
+	// DrainOnExit makes the agent, when ctx ends, cordon its node, delete
+	// its pods through the API (their controllers replace them elsewhere),
+	// stop their containers gracefully and wait until they are gone
+	// before Run returns (see drain.go); otherwise pods keep running.
+	DrainOnExit bool
+	// EndpointAddr is where the agent's HTTPS endpoint (logs, exec,
+	// metrics for the API server) listens, e.g. ":10250" (port 0: any
+	// free port); empty runs none.
+	EndpointAddr string
+	// CAPEM is the cluster CA: the endpoint admits only the API server's
+	// client certificate signed by it. Required with EndpointAddr.
+	CAPEM []byte
+	// StatsInterval is how often resource usage is read (default 15s).
+	StatsInterval time.Duration
+	// Services, when set, runs the service proxy and cluster DNS.
+	Services *ServicesConfig
 }
 
 // Agent is a running node agent.
@@ -71,6 +90,18 @@ type Agent struct {
 
 	mu    sync.Mutex
 	state map[string]*podState // by namespace/name
+	// views are the pods as the endpoint sees them (see publish).
+	views map[string]podView
+	// stats holds the latest resource usage.
+	stats *statsCollector
+	// svc is the service proxy and DNS (nil: off).
+	svc *services
+	// pulls is the image pull back-off.
+	pulls pullBackoff
+	// port is the endpoint's port (0: none) and certFP its certificate's
+	// fingerprint, published on the Node.
+	port   int
+	certFP string
 	// bg tracks the container watchers.
 	bg sync.WaitGroup
 	// now is the clock (tests).
@@ -95,6 +126,9 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.StatusInterval == 0 {
 		cfg.StatusInterval = 20 * time.Second
 	}
+	if cfg.StatsInterval == 0 {
+		cfg.StatsInterval = 15 * time.Second
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -105,13 +139,25 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("agent: %w", err)
 	}
 	a := &Agent{cfg: cfg, log: cfg.Logger.With("component", "agent", "node", cfg.NodeName), src: apiSource{cfg.Client},
-		state: map[string]*podState{}, now: time.Now}
+		state: map[string]*podState{}, views: map[string]podView{}, now: time.Now,
+		stats: &statsCollector{readNode: readHostUsage}}
 	a.ip = cfg.NodeIP
 	if a.ip == "" {
 		a.ip = nodeIP()
 	}
 	a.capacity = capacity(cfg.DataDir, cfg.MaxPods)
 	a.allocatable = allocatable(a.capacity, cfg.Reserved)
+	var ep *endpoint.Server
+	if cfg.EndpointAddr != "" {
+		cert, err := pki.SelfSigned(cfg.NodeName, []string{a.ip, cfg.NodeName, "localhost", "127.0.0.1"})
+		if err != nil {
+			return fmt.Errorf("agent: %w", err)
+		}
+		if ep, err = endpoint.Listen(cfg.EndpointAddr, endpoint.Config{Backend: a, CAPEM: cfg.CAPEM, Certificate: cert, Logger: a.log}); err != nil {
+			return fmt.Errorf("agent: %w", err)
+		}
+		a.port, a.certFP = ep.Port(), nodeapi.CertFingerprint(cert.Certificate[0])
+	}
 	if err := a.register(ctx); err != nil {
 		if apierrors.IsUnauthorized(err) {
 			return fmt.Errorf("agent: the server refused the node token (401 Unauthorized): check --token-file: %w", err)
@@ -130,6 +176,9 @@ func Run(ctx context.Context, cfg Config) error {
 		a.cfg.Driver = drv
 		if reason != "" {
 			a.cfg.HostNetworkReason = reason
+		}
+		if err := a.labelPodNetwork(ctx); err != nil {
+			return err
 		}
 	}
 	cfg = a.cfg
@@ -161,11 +210,29 @@ func Run(ctx context.Context, cfg Config) error {
 		a.log.Warn("re-adopting pods failed", "err", err)
 	}
 	var wg sync.WaitGroup
-	wg.Add(1)
+	wg.Add(2)
 	go func() { defer wg.Done(); a.heartbeat(ctx, cfg.StatusInterval) }()
+	go func() { defer wg.Done(); a.collectStats(ctx, cfg.StatsInterval) }()
+	if ep != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := ep.Serve(ctx); err != nil {
+				a.log.Error("agent endpoint stopped", "err", err)
+			}
+		}()
+	}
+	if cfg.Services != nil {
+		if err := a.startServices(ctx, &wg, cfg.Services); err != nil {
+			a.log.Error("service proxy and cluster DNS not started", "err", err)
+		}
+	}
 	a.log.Info("agent serving pods", "driver", cfg.Driver.Name(), "hostNetworkReason", cfg.HostNetworkReason)
 	a.queue.Run(ctx, 8)
 	wg.Wait()
 	a.bg.Wait()
+	if cfg.DrainOnExit {
+		return a.drainOnExit(ctx)
+	}
 	return nil
 }

@@ -21,15 +21,18 @@ import (
 const node = "agent-node"
 
 // startAgent runs the API server (no controllers) and an agent with drv
-// until the returned stop function is called (or the test ends).
-func startAgent(t *testing.T, cs kubernetes.Interface, drv *mock.Driver) (stop func()) {
+// until the returned stop function is called (or the test ends); mods
+// adjust the agent's configuration.
+func startAgent(t *testing.T, cs kubernetes.Interface, drv *mock.Driver, mods ...func(*agent.Config)) (stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() {
-		done <- agent.Run(ctx, agent.Config{Client: cs, NodeName: node, Driver: drv, DataDir: t.TempDir(),
-			Reserved: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m")}, Logger: testenv.Logger()})
-	}()
+	cfg := agent.Config{Client: cs, NodeName: node, Driver: drv, DataDir: t.TempDir(),
+		Reserved: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m")}, Logger: testenv.Logger()}
+	for _, m := range mods {
+		m(&cfg)
+	}
+	go func() { done <- agent.Run(ctx, cfg) }()
 	stopped := false
 	stop = func() {
 		if stopped {

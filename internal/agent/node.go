@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"github.com/berth-dev/berth/internal/nodeapi"
 	"net"
 	"os"
 	goruntime "runtime"
@@ -17,6 +18,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 )
 
 // LabelDriver on a Node names the runtime driver of its agent.
@@ -76,15 +78,38 @@ func allocatable(capacity, reserved corev1.ResourceList) corev1.ResourceList {
 	return out
 }
 
-// nodeIP returns the first non-loopback IPv4 address of the host.
+// nodeIP returns the address the node is reached at: the source address
+// of its default route, else the first IPv4 address of a real interface.
 func nodeIP() string {
-	addrs, err := net.InterfaceAddrs()
+	// The source address of the default route: what other machines see.
+	// (Connecting a UDP socket sends nothing.)
+	if c, err := net.Dial("udp4", "192.0.2.1:9"); err == nil {
+		ip := c.LocalAddr().(*net.UDPAddr).IP
+		c.Close()
+		if !ip.IsLoopback() && !ip.IsUnspecified() {
+			return ip.String()
+		}
+	}
+	// No default route: the first IPv4 address of an interface that is up
+	// and not a loopback (whose addresses include the ClusterIPs the
+	// service proxy assigns), a pod bridge or a veth.
+	ifaces, err := net.Interfaces()
 	if err != nil {
 		return "127.0.0.1"
 	}
-	for _, a := range addrs {
-		if ipn, ok := a.(*net.IPNet); ok && !ipn.IP.IsLoopback() && ipn.IP.To4() != nil {
-			return ipn.IP.String()
+	for _, ifc := range ifaces {
+		if ifc.Flags&net.FlagLoopback != 0 || ifc.Flags&net.FlagUp == 0 ||
+			strings.HasPrefix(ifc.Name, "berth") || strings.HasPrefix(ifc.Name, "veth") || strings.HasPrefix(ifc.Name, "docker") {
+			continue
+		}
+		addrs, err := ifc.Addrs()
+		if err != nil {
+			continue
+		}
+		for _, a := range addrs {
+			if ipn, ok := a.(*net.IPNet); ok && ipn.IP.To4() != nil && !ipn.IP.IsLoopback() {
+				return ipn.IP.String()
+			}
 		}
 	}
 	return "127.0.0.1"
@@ -95,13 +120,17 @@ func (a *Agent) nodeObject() *corev1.Node {
 	host, _ := os.Hostname()
 	labels := map[string]string{
 		corev1.LabelHostname: a.cfg.NodeName, corev1.LabelOSStable: goruntime.GOOS, corev1.LabelArchStable: goruntime.GOARCH,
-		LabelDriver: a.cfg.DriverName,
+		LabelDriver: a.cfg.DriverName, nodeapi.LabelPodNetwork: a.podNetwork(),
 	}
 	for k, v := range a.cfg.Labels {
 		labels[k] = v
 	}
+	var annotations map[string]string
+	if a.certFP != "" {
+		annotations = map[string]string{nodeapi.CertAnnotation: a.certFP}
+	}
 	return &corev1.Node{
-		ObjectMeta: metav1.ObjectMeta{Name: a.cfg.NodeName, Labels: labels},
+		ObjectMeta: metav1.ObjectMeta{Name: a.cfg.NodeName, Labels: labels, Annotations: annotations},
 		Status: corev1.NodeStatus{
 			Capacity: a.capacity, Allocatable: a.allocatable,
 			Addresses: []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: a.ip}, {Type: corev1.NodeHostName, Address: host}},
@@ -110,9 +139,29 @@ func (a *Agent) nodeObject() *corev1.Node {
 				KubeletVersion: "berth-" + a.cfg.Version, ContainerRuntimeVersion: a.cfg.DriverName + "://" + a.cfg.Version,
 				KernelVersion: kernelVersion(),
 			},
-			Conditions: a.conditions(metav1.Now()),
+			Conditions:      a.conditions(metav1.Now()),
+			DaemonEndpoints: corev1.NodeDaemonEndpoints{KubeletEndpoint: corev1.DaemonEndpoint{Port: int32(a.port)}},
 		},
 	}
+}
+
+// podNetwork is the node's nodeapi.LabelPodNetwork value.
+func (a *Agent) podNetwork() string {
+	if a.cfg.HostNetworkReason != "" {
+		return nodeapi.PodNetworkHost
+	}
+	return nodeapi.PodNetworkPod
+}
+
+// labelPodNetwork sets the node's nodeapi.LabelPodNetwork once the driver
+// (and so whether pods get their own network) is known: the scheduler
+// treats container ports as host ports on host-network nodes.
+func (a *Agent) labelPodNetwork(ctx context.Context) error {
+	patch := fmt.Sprintf(`{"metadata":{"labels":{%q:%q}}}`, nodeapi.LabelPodNetwork, a.podNetwork())
+	if _, err := a.cfg.Client.CoreV1().Nodes().Patch(ctx, a.cfg.NodeName, types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
+		return fmt.Errorf("agent: label node %s: %w", a.cfg.NodeName, err)
+	}
+	return nil
 }
 
 func kernelVersion() string {
@@ -163,11 +212,22 @@ func (a *Agent) register(ctx context.Context) error {
 	for k, v := range want.Labels {
 		cur.Labels[k] = v
 	}
+	if cur.Annotations == nil {
+		cur.Annotations = map[string]string{}
+	}
+	delete(cur.Annotations, nodeapi.CertAnnotation)
+	for k, v := range want.Annotations {
+		cur.Annotations[k] = v
+	}
+	if uncordonAfterDrain(cur) {
+		a.log.Info("uncordoning the node, which the agent cordoned when it drained on exit")
+	}
 	if cur, err = nodes.Update(ctx, cur, metav1.UpdateOptions{}); err != nil {
 		return fmt.Errorf("agent: register node %s: %w", want.Name, err)
 	}
 	cur.Status.Capacity, cur.Status.Allocatable = want.Status.Capacity, want.Status.Allocatable
 	cur.Status.Addresses, cur.Status.NodeInfo, cur.Status.Conditions = want.Status.Addresses, want.Status.NodeInfo, want.Status.Conditions
+	cur.Status.DaemonEndpoints = want.Status.DaemonEndpoints
 	if _, err := nodes.UpdateStatus(ctx, cur, metav1.UpdateOptions{}); err != nil {
 		return fmt.Errorf("agent: register node %s: status: %w", want.Name, err)
 	}

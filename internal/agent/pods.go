@@ -143,9 +143,11 @@ func (a *Agent) sync(ctx context.Context, key string) error {
 
 // forget drops a pod's state (after teardown).
 func (a *Agent) forget(key string, ps *podState) {
+	a.pulls.forgetPod(string(ps.uid))
 	a.mu.Lock()
 	if a.state[key] == ps {
 		delete(a.state, key)
+		delete(a.views, key)
 	}
 	a.mu.Unlock()
 }
@@ -306,12 +308,20 @@ func (a *Agent) startContainer(ctx context.Context, pod *corev1.Pod, ps *podStat
 			cs.backoff = min(2*cs.backoff, backoffMax)
 		}
 		cs.next = now.Add(cs.backoff)
+		// The exited instance is kept (for `kubectl logs --previous`);
+		// the one before it goes.
+		if cs.last != nil && cs.last.ID != "" {
+			if err := a.cfg.Driver.Remove(ctx, cs.last.ID); err != nil && !errors.Is(err, runtime.ErrNotFound) {
+				a.log.Debug("remove old container", "container", cs.last.ID, "err", err)
+			}
+		}
 		final := cs.status
 		cs.last = &final
 		cs.restarts++
-		if err := a.cfg.Driver.Remove(ctx, cs.id); err != nil && !errors.Is(err, runtime.ErrNotFound) {
-			a.log.Debug("remove old container", "container", cs.id, "err", err)
-		}
+	}
+	if w := a.ensureImage(ctx, pod, c); w != nil {
+		cs.waitReason, cs.waitMessage = w.reason, w.message
+		return w.retry, errors.New(w.message)
 	}
 	spec, err := a.containerSpec(ctx, pod, ps, c, cs.restarts)
 	if err != nil {
@@ -322,8 +332,11 @@ func (a *Agent) startContainer(ctx context.Context, pod *corev1.Pod, ps *podStat
 	id, err := a.cfg.Driver.CreateAndStart(ctx, spec)
 	if err != nil {
 		reason := "CreateContainerError"
-		if errors.Is(err, runtime.ErrNoCommand) {
+		switch {
+		case errors.Is(err, runtime.ErrNoCommand):
 			reason = "CreateContainerConfigError"
+		case errors.Is(err, runtime.ErrImageNotPresent):
+			reason = "ErrImageNeverPull"
 		}
 		cs.waitReason, cs.waitMessage = reason, err.Error()
 		a.recorder.Eventf(pod, corev1.EventTypeWarning, "Failed", "Error: %v", err)
@@ -430,6 +443,11 @@ func (a *Agent) containerSpec(ctx context.Context, pod *corev1.Pod, ps *podState
 	if err != nil {
 		return runtime.ContainerSpec{}, err
 	}
+	if m, ok, err := a.resolvConfMount(pod); err != nil {
+		return runtime.ContainerSpec{}, fmt.Errorf("resolv.conf: %w", err)
+	} else if ok {
+		mounts = append(mounts, m)
+	}
 	q := func(rl corev1.ResourceList, n corev1.ResourceName, milli bool) int64 {
 		v, ok := rl[n]
 		if !ok {
@@ -490,6 +508,7 @@ func (a *Agent) teardown(ctx context.Context, ps *podState, grace time.Duration)
 
 // report writes the pod's status if it changed.
 func (a *Agent) report(ctx context.Context, pod *corev1.Pod, ps *podState) error {
+	a.publish(pod.Namespace+"/"+pod.Name, ps)
 	st := a.podStatus(pod, ps)
 	if equality.Semantic.DeepEqual(pod.Status, st) {
 		return nil
@@ -539,8 +558,16 @@ func (a *Agent) adopt(ctx context.Context) error {
 				continue
 			}
 			cs := ps.ctr(c.Name)
-			if cs.id == "" || c.CreatedAt.After(cs.status.CreatedAt) {
+			switch {
+			case cs.id == "" || c.CreatedAt.After(cs.status.CreatedAt):
+				if cs.id != "" {
+					prev := cs.status
+					cs.last = &prev
+				}
 				cs.id, cs.status = c.ID, c
+			case cs.last == nil || c.CreatedAt.After(cs.last.CreatedAt):
+				prev := c
+				cs.last = &prev
 			}
 		}
 		for _, cs := range ps.containers {
@@ -551,6 +578,7 @@ func (a *Agent) adopt(ctx context.Context) error {
 		a.mu.Lock()
 		a.state[key] = ps
 		a.mu.Unlock()
+		a.publish(key, ps)
 		a.log.Info("re-adopted pod", "pod", key, "containers", len(ps.containers))
 	}
 	return nil

@@ -59,6 +59,9 @@ func (s *Server) serveGroupsRoot(w http.ResponseWriter, r *http.Request) {
 			list.Groups = append(list.Groups, s.apiGroup(g))
 		}
 	}
+	if s.cfg.AgentTLS != nil {
+		list.Groups = append(list.Groups, s.apiGroup(groupVersions{group: metricsGV.Group, versions: []string{metricsGV.Version}}))
+	}
 	writeJSON(w, http.StatusOK, list)
 }
 
@@ -123,6 +126,10 @@ func subresourceKind(res *registry.Resource, sub string) (group, version, kind s
 		return "autoscaling", "v1", "Scale", []string{"get", "patch", "update"}
 	case "binding":
 		return "", "v1", "Binding", []string{"create"}
+	case "log":
+		return "", "v1", "Pod", []string{"get"}
+	case "exec":
+		return "", "v1", "PodExecOptions", []string{"create", "get"}
 	}
 	return res.GroupVersion.Group, res.GroupVersion.Version, res.Kind, []string{"get", "patch", "update"}
 }
@@ -145,6 +152,9 @@ func (s *Server) writeAggregated(w http.ResponseWriter, core bool) {
 			gd.Versions = append(gd.Versions, vd)
 		}
 		list.Items = append(list.Items, gd)
+	}
+	if !core && s.cfg.AgentTLS != nil {
+		list.Items = append(list.Items, metricsGroupDiscovery())
 	}
 	w.Header().Set("Content-Type", aggregatedContentType)
 	w.Header().Set("Vary", "Accept")

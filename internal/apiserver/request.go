@@ -130,6 +130,10 @@ func verbFor(method string, named, watch bool) string {
 
 // serveAPI handles everything under /api/ and /apis/.
 func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.AgentTLS != nil && (r.URL.Path == "/apis/"+metricsGV.Group || strings.HasPrefix(r.URL.Path, "/apis/"+metricsGV.Group+"/")) {
+		s.instrument("metrics.k8s.io", s.serveResourceMetrics).ServeHTTP(w, r)
+		return
+	}
 	q, ok, err := s.parseRequest(w, r)
 	if !ok && err == nil {
 		s.instrument("discovery", s.serveDiscovery).ServeHTTP(w, r)
@@ -180,6 +184,10 @@ func (s *Server) dispatch(q *request) error {
 			return apierrors.NewMethodNotSupported(q.gr(), q.r.Method)
 		}
 		return s.bind(q)
+	case "log":
+		return s.serveLog(q)
+	case "exec":
+		return s.serveExec(q)
 	}
 	switch q.verb {
 	case "get":

@@ -2,6 +2,7 @@ package apiserver
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -12,6 +13,9 @@ import (
 
 	"github.com/berth-dev/berth/internal/apiserver/registry"
 	"github.com/berth-dev/berth/internal/store"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
@@ -39,6 +43,12 @@ type Config struct {
 	Logger *slog.Logger
 	// Ready reports whether the server may answer /readyz with 200.
 	Ready func() bool
+	// AgentTLS is the TLS configuration for node agents' endpoints, with
+	// the API server's client certificate (pki.LoadOrCreateAgentClient);
+	// each agent's serving certificate is checked against the fingerprint
+	// its Node publishes (nodeapi.CertAnnotation). Without it pod logs,
+	// exec and metrics.k8s.io are unavailable.
+	AgentTLS *tls.Config
 }
 
 // Server is the HTTP API server. Create it with New.
@@ -51,6 +61,10 @@ type Server struct {
 	// namespaces caches recently seen Active namespaces for creates.
 	namespaces namespaceCache
 	priorities priorityClasses
+	// resMetrics are the agents' latest resource metrics.
+	resMetrics metricsStore
+	// agents caches a transport per node agent.
+	agents agentTransports
 
 	// byPath finds a resource by group, version and plural name.
 	byPath map[schema.GroupVersionResource]*registry.Resource
@@ -132,14 +146,58 @@ func contains(list []string, v string) bool {
 func (s *Server) Handler() http.Handler { return s.mux }
 
 // Bootstrap creates the namespaces every cluster has (default, kube-system,
-// kube-public, kube-node-lease) when they are missing.
+// kube-public, kube-node-lease) and the cluster DNS Service when they are
+// missing.
 func (s *Server) Bootstrap(ctx context.Context) error {
 	for _, ns := range []string{"default", "kube-system", "kube-public", "kube-node-lease"} {
 		if err := s.ensureNamespace(ctx, ns); err != nil {
 			return fmt.Errorf("apiserver: bootstrap namespace %s: %w", ns, err)
 		}
 	}
+	if err := s.ensureDNSService(ctx); err != nil {
+		return fmt.Errorf("apiserver: bootstrap service kube-system/%s: %w", DNSServiceName, err)
+	}
 	return nil
+}
+
+// DNSServiceName is the Service (in kube-system) whose ClusterIP pods use
+// as their nameserver; every node agent's DNS server answers on it.
+const DNSServiceName = "kube-dns"
+
+// ensureDNSService creates the kube-dns Service, with the tenth address of
+// the service CIDR as its ClusterIP (10.43.0.10 by default, as
+// Kubernetes distributions do) unless a Service already took it.
+func (s *Server) ensureDNSService(ctx context.Context) error {
+	res := s.storage[schema.GroupResource{Resource: "services"}]
+	if res == nil {
+		return nil
+	}
+	ip := s.cfg.ServiceCIDR.Masked().Addr()
+	for range 10 {
+		ip = ip.Next()
+	}
+	svc := func(clusterIP string) *corev1.Service {
+		return &corev1.Service{
+			ObjectMeta: metav1.ObjectMeta{Name: DNSServiceName, Namespace: "kube-system",
+				Labels: map[string]string{"k8s-app": "kube-dns", "kubernetes.io/name": "CoreDNS"}},
+			Spec: corev1.ServiceSpec{ClusterIP: clusterIP, Ports: []corev1.ServicePort{
+				{Name: "dns", Protocol: corev1.ProtocolUDP, Port: 53},
+				{Name: "dns-tcp", Protocol: corev1.ProtocolTCP, Port: 53},
+			}},
+		}
+	}
+	_, err := s.createObject(ctx, res, "kube-system", svc(ip.String()), false)
+	if apierrors.IsAlreadyExists(err) {
+		return nil
+	}
+	if apierrors.IsInvalid(err) || apierrors.IsConflict(err) {
+		// The address is taken: any other will do.
+		_, err = s.createObject(ctx, res, "kube-system", svc(""), false)
+		if apierrors.IsAlreadyExists(err) {
+			return nil
+		}
+	}
+	return err
 }
 
 func (s *Server) routes() {

@@ -151,8 +151,8 @@ func runLoad(ctx context.Context, cfg ControllersConfig, cs kubernetes.Interface
 // scheduler run. It returns the time from spawning to ready and a function
 // that closes the client and stops the server; on error nothing is left
 // running.
-func startLeadingServer(ctx context.Context, binary string, log *slog.Logger) (*serverProc, time.Duration, *kubernetes.Clientset, func(), error) {
-	proc, ready, err := startServer(ctx, binary, log)
+func startLeadingServer(ctx context.Context, binary string, log *slog.Logger, extraArgs ...string) (*serverProc, time.Duration, *kubernetes.Clientset, func(), error) {
+	proc, ready, err := startServer(ctx, binary, log, extraArgs...)
 	if err != nil {
 		return nil, 0, nil, nil, err
 	}

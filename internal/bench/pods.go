@@ -84,7 +84,7 @@ func runPods(ctx context.Context, cfg PodsConfig) (res *PodsResult, err error) {
 	log := cfg.Logger
 	res = &PodsResult{Bench: "pods", Pods: cfg.Pods, Clients: min(cfg.Clients, cfg.Pods),
 		TargetP99Ms: PodsTargetP99Ms, TargetAgentRSSMB: PodsTargetAgentRSSMB, Machine: thisMachine()}
-	proc, ready, cs, stop, err := startLeadingServer(ctx, cfg.Binary, log)
+	proc, ready, cs, stop, err := startLeadingServer(ctx, cfg.Binary, log, "--cluster-cidr", cfg.ClusterCIDR)
 	if err != nil {
 		return nil, err
 	}
@@ -104,7 +104,7 @@ func runPods(ctx context.Context, cfg PodsConfig) (res *PodsResult, err error) {
 
 	log.Info("server ready; starting the agent", "startToReady", ready.Round(time.Millisecond))
 	spawned := time.Now()
-	if r.agent, err = startAgent(cfg.Binary, proc, cfg.Pods, log); err != nil {
+	if r.agent, err = startAgent(cfg, proc, log); err != nil {
 		return nil, err
 	}
 	defer r.cleanup()
@@ -134,6 +134,8 @@ func runPods(ctx context.Context, cfg PodsConfig) (res *PodsResult, err error) {
 	if err := r.createPods(ctx, res); err != nil {
 		return nil, err
 	}
+	cpuR, agentR := sampleCPU(serverPID), sampleTreeCPU(agentPID)
+	res.ReadyOtherCPUPct, res.ReadyCPUSeconds = podsCPUUse(log, cpu0, cpuR, agent0, agentR, t0)
 	if m, err = r.agent.memory(); err != nil {
 		return nil, fmt.Errorf("bench: agent: %w", err)
 	}
@@ -153,15 +155,25 @@ func runPods(ctx context.Context, cfg PodsConfig) (res *PodsResult, err error) {
 // is handled like the server's (a process group of its own, SIGKILL should
 // the benchmark die; stop sends SIGTERM, then SIGKILL, and removes the
 // directory). An agent for more than its default 110 pods gets --max-pods.
-func startAgent(binary string, server *serverProc, pods int, log *slog.Logger) (*serverProc, error) {
+// Its bridge is cfg.Bridge and its HTTPS endpoint listens on cfg.AgentPort
+// (a free port when zero), so that it collides with no other agent.
+func startAgent(cfg PodsConfig, server *serverProc, log *slog.Logger) (*serverProc, error) {
+	binary, port := cfg.Binary, cfg.AgentPort
+	if port == 0 {
+		var err error
+		if port, err = freePort(); err != nil {
+			return nil, err
+		}
+	}
 	dir, err := os.MkdirTemp("", "berth-bench-agent-*")
 	if err != nil {
 		return nil, fmt.Errorf("bench: temp agent data dir: %w", err)
 	}
 	args := []string{"agent", "--server", server.url, "--token-file", server.dir + "/node-token",
-		"--node-name", podsNodeName, "--agent-data-dir", dir, "--log-level", "warn"}
-	if pods > 110 {
-		args = append(args, "--max-pods", fmt.Sprint(pods))
+		"--node-name", podsNodeName, "--agent-data-dir", dir, "--log-level", "warn",
+		"--cni-bridge", cfg.Bridge, "--agent-port", fmt.Sprint(port), "--driver=process"}
+	if cfg.Pods > 110 {
+		args = append(args, "--max-pods", fmt.Sprint(cfg.Pods))
 	}
 	// The command of a serverProc is the agent here; its stop, memory and
 	// exit handling apply as they are.
@@ -177,7 +189,7 @@ func startAgent(binary string, server *serverProc, pods int, log *slog.Logger) (
 		p.waitErr = p.cmd.Wait()
 		close(p.exited)
 	}()
-	log.Info("starting agent", "node", podsNodeName, "agentDataDir", dir, "root", os.Geteuid() == 0)
+	log.Info("starting agent", "node", podsNodeName, "agentDataDir", dir, "root", os.Geteuid() == 0, "bridge", cfg.Bridge, "agentPort", port)
 	return p, nil
 }
 

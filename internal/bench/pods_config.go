@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
+	"strings"
 	"time"
 )
 
@@ -25,6 +27,15 @@ const (
 	PodsTargetP99Ms = 1000
 	// PodsTargetAgentRSSMB bounds the agent's idle VmRSS.
 	PodsTargetAgentRSSMB = 40
+	// DefaultPodsClusterCIDR is the spawned server's --cluster-cidr: a
+	// range of its own, away from the 10.42.0.0/16 default of `berth up`
+	// and the ranges the end-to-end tests use, so that the benchmark's pod
+	// addresses and masquerade rule collide with no other Berth on the
+	// machine.
+	DefaultPodsClusterCIDR = "10.45.0.0/16"
+	// DefaultPodsBridge is the spawned agent's --cni-bridge, distinct from
+	// the berth0 of `berth up` and the end-to-end tests.
+	DefaultPodsBridge = "berthb0"
 	// maxBenchPods bounds --pods: the agent's node gets a /24 podCIDR, 253
 	// pod addresses, when pods have network namespaces of their own.
 	maxBenchPods = 250
@@ -43,6 +54,13 @@ type PodsConfig struct {
 	// Binary is the berth executable spawned as `berth server` and
 	// `berth agent`; os.Executable() when empty.
 	Binary string
+	// ClusterCIDR is the server's --cluster-cidr (the node's /24 podCIDR
+	// comes from it); DefaultPodsClusterCIDR when empty.
+	ClusterCIDR string
+	// Bridge is the agent's --cni-bridge; DefaultPodsBridge when empty.
+	Bridge string
+	// AgentPort is the agent's --agent-port; a free port when zero.
+	AgentPort int
 	// Timeout bounds the time from the first create until every pod is
 	// Ready, and again from the first delete until every pod is gone.
 	Timeout time.Duration
@@ -62,10 +80,12 @@ type PodsConfig struct {
 // without flags.
 func DefaultPodsConfig() PodsConfig {
 	return PodsConfig{
-		Pods:     DefaultPodsPods,
-		Clients:  DefaultPodsClients,
-		Timeout:  DefaultPodsTimeout,
-		IdleWait: DefaultAgentIdleWait,
+		Pods:        DefaultPodsPods,
+		Clients:     DefaultPodsClients,
+		Timeout:     DefaultPodsTimeout,
+		IdleWait:    DefaultAgentIdleWait,
+		ClusterCIDR: DefaultPodsClusterCIDR,
+		Bridge:      DefaultPodsBridge,
 	}
 }
 
@@ -79,6 +99,10 @@ func ParsePodsArgs(args []string, output io.Writer) (PodsConfig, error) {
 	fs.IntVar(&cfg.Pods, "pods", cfg.Pods, fmt.Sprintf("pods created (one /bin/sleep container each, cpu 1m, memory 1Mi), at most %d", maxBenchPods))
 	fs.IntVar(&cfg.Clients, "clients", cfg.Clients, "goroutines creating and deleting the pods")
 	fs.DurationVar(&cfg.Timeout, "timeout", cfg.Timeout, "limit from the first create until every pod is Ready, and from the first delete until every pod is gone")
+	fs.StringVar(&cfg.Binary, "binary", "", "berth `executable` spawned as server and agent (default: this one)")
+	fs.StringVar(&cfg.ClusterCIDR, "cluster-cidr", cfg.ClusterCIDR, "the spawned server's --cluster-cidr (keep it apart from other Berth clusters on this machine)")
+	fs.StringVar(&cfg.Bridge, "cni-bridge", cfg.Bridge, "the spawned agent's --cni-bridge (keep it apart from other Berth agents on this machine)")
+	fs.IntVar(&cfg.AgentPort, "agent-port", 0, "the spawned agent's --agent-port (0: a free port)")
 	fs.BoolVar(&cfg.JSONOnly, "json-only", false, "print only the JSON line")
 	fs.StringVar(&cfg.PlotFile, "plot", "", "write a PNG chart of every pod's create → Ready latency, sorted, to `file`")
 	if err := parseBenchFlags(fs, args); err != nil {
@@ -103,6 +127,17 @@ func (c PodsConfig) Validate() error {
 	if c.IdleWait < 0 {
 		return fmt.Errorf("idle wait %v is negative", c.IdleWait)
 	}
+	if c.ClusterCIDR != "" {
+		if _, err := netip.ParsePrefix(c.ClusterCIDR); err != nil {
+			return fmt.Errorf("--cluster-cidr: %w", err)
+		}
+	}
+	if len(c.Bridge) > 15 || strings.ContainsAny(c.Bridge, "/: \t\n") {
+		return fmt.Errorf("--cni-bridge: %q is not an interface name (at most 15 bytes, no '/', ':' or spaces)", c.Bridge)
+	}
+	if c.AgentPort < 0 || c.AgentPort > 65535 {
+		return fmt.Errorf("--agent-port: %d is out of range 0..65535", c.AgentPort)
+	}
 	return nil
 }
 
@@ -112,6 +147,7 @@ func (c PodsConfig) withDefaults() (PodsConfig, error) {
 	d := DefaultPodsConfig()
 	c.Logger = cmp.Or(c.Logger, slog.Default())
 	c.Clients, c.Timeout, c.IdleWait = cmp.Or(c.Clients, d.Clients), cmp.Or(c.Timeout, d.Timeout), cmp.Or(c.IdleWait, d.IdleWait)
+	c.ClusterCIDR, c.Bridge = cmp.Or(c.ClusterCIDR, d.ClusterCIDR), cmp.Or(c.Bridge, d.Bridge)
 	var err error
 	if c.Binary, err = berthBinary(c.Binary); err != nil {
 		return c, err

@@ -76,6 +76,11 @@ type PodsResult struct {
 	// CPUSeconds splits the CPU time of the same window between the
 	// benchmark (client), the server and the agent.
 	CPUSeconds PodsCPUSeconds `json:"cpu_seconds"`
+	// ReadyCPUSeconds and ReadyOtherCPUPct are CPUSeconds and OtherCPUPct
+	// of the start-up alone: from the first create until every pod was
+	// seen Ready.
+	ReadyCPUSeconds  PodsCPUSeconds `json:"ready_cpu_seconds"`
+	ReadyOtherCPUPct float64        `json:"ready_other_cpu_pct"`
 	// Machine describes where the benchmark ran.
 	Machine Machine `json:"machine"`
 
@@ -112,6 +117,14 @@ func (r *PodsResult) setLatencies(sent, ready []time.Time) {
 	r.AllReadyS = round(last.Sub(first).Seconds(), 3)
 }
 
+// perPodMs is secs spread over pods, in ms.
+func perPodMs(secs float64, pods int) float64 {
+	if pods <= 0 {
+		return 0
+	}
+	return secs * 1000 / float64(pods)
+}
+
 // summarize fills the verdicts.
 func (r *PodsResult) summarize() {
 	r.Met = r.P99Ms > 0 && r.P99Ms <= r.TargetP99Ms
@@ -135,7 +148,8 @@ func (r *PodsResult) writeTable(w io.Writer) {
 	fmt.Fprintf(tw, "  agent spawn → node Ready\t%.0f ms\n", r.AgentReadyMs)
 	fmt.Fprintf(tw, "  agent RSS idle\t%.1f MiB\t(anon %.1f, file %.1f)\n", r.AgentIdleRSSMB, r.AgentIdleRSSAnonMB, r.AgentIdleRSSFileMB)
 	fmt.Fprintf(tw, "  agent RSS with %d pods\t%.1f MiB\n", r.Pods, r.AgentRSSWithPodsMB)
-	fmt.Fprintf(tw, "  agent CPU (with the CNI plugins and containers)\t%.1f s\n", r.CPUSeconds.Agent)
+	fmt.Fprintf(tw, "  agent CPU (with the CNI plugins and containers)\t%.1f s\t(%.1f s until all Ready: %.1f ms per pod; server %.1f s; other processes %.1f%% of one CPU)\n",
+		r.CPUSeconds.Agent, r.ReadyCPUSeconds.Agent, perPodMs(r.ReadyCPUSeconds.Agent, r.Pods), r.ReadyCPUSeconds.Server, r.ReadyOtherCPUPct)
 	fmt.Fprintf(tw, "  create → Ready p50 / p90 / p99 / max\t%.1f / %.1f / %.1f / %.1f ms\n", r.P50Ms, r.P90Ms, r.P99Ms, r.MaxMs)
 	fmt.Fprintf(tw, "  all Ready (first create → last Ready)\t%.2f s\n", r.AllReadyS)
 	fmt.Fprintf(tw, "  delete all (first delete → pods and processes gone)\t%.2f s\n", r.DeleteAllS)

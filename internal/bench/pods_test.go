@@ -48,7 +48,7 @@ func TestRunPodsSmall(t *testing.T) {
 	}
 	for _, k := range []string{"start_to_ready_ms", "agent_ready_ms", "p50_ms", "p90_ms", "p99_ms", "max_ms", "all_ready_s", "delete_all_s",
 		"agent_idle_rss_mb", "agent_idle_rss_anon_mb", "agent_idle_rss_file_mb", "agent_rss_with_pods_mb", "met", "rss_met", "root",
-		"leftover_processes", "other_cpu_pct", "cpu_seconds", "machine"} {
+		"leftover_processes", "other_cpu_pct", "cpu_seconds", "ready_cpu_seconds", "ready_other_cpu_pct", "machine"} {
 		if _, ok := last[k]; !ok {
 			t.Errorf("last line has no %q", k)
 		}
@@ -92,7 +92,8 @@ func TestRunPodsServerFails(t *testing.T) {
 
 func TestParsePodsArgs(t *testing.T) {
 	cfg := checkDefaultsAndHelp(t, ParsePodsArgs, DefaultPodsConfig())
-	if cfg.Pods != 100 || cfg.Clients != 10 || cfg.Timeout != 2*time.Minute || cfg.IdleWait != 3*time.Second || cfg.PlotFile != "" || cfg.JSONOnly {
+	if cfg.Pods != 100 || cfg.Clients != 10 || cfg.Timeout != 2*time.Minute || cfg.IdleWait != 3*time.Second || cfg.PlotFile != "" || cfg.JSONOnly ||
+		cfg.ClusterCIDR != "10.45.0.0/16" || cfg.Bridge != "berthb0" || cfg.AgentPort != 0 || cfg.Binary != "" {
 		t.Fatalf("defaults: %+v", cfg)
 	}
 	d := DefaultPodsConfig()
@@ -109,6 +110,9 @@ func TestParsePodsArgs(t *testing.T) {
 		"--pods 250":                  with(func(c *PodsConfig) { c.Pods = 250 }),
 		"--pods 3 --clients 4096":     with(func(c *PodsConfig) { c.Pods, c.Clients = 3, 4096 }),
 		"--timeout 90s --json-only=1": with(func(c *PodsConfig) { c.Timeout, c.JSONOnly = 90*time.Second, true }),
+		"--binary /tmp/b --cluster-cidr 10.47.0.0/16 --cni-bridge br-x --agent-port 10260": with(func(c *PodsConfig) {
+			c.Binary, c.ClusterCIDR, c.Bridge, c.AgentPort = "/tmp/b", "10.47.0.0/16", "br-x", 10260
+		}),
 	} {
 		t.Run(args, func(t *testing.T) {
 			got, err := ParsePodsArgs(strings.Fields(args), io.Discard)
@@ -117,22 +121,27 @@ func TestParsePodsArgs(t *testing.T) {
 	}
 	// Each error names the flag.
 	for args, wantErr := range map[string]string{
-		"--pods 0":               "--pods: 0 is out of range 1..250",
-		"--pods -1":              "--pods: -1",
-		"--pods 251":             "--pods: 251",
-		"--pods many":            "-pods",
-		"--clients 0":            "--clients: 0 is out of range 1..4096",
-		"--clients 4097":         "--clients: 4097",
-		"--clients 1,2":          "-clients",
-		"--timeout 0s":           "--timeout: 0s is not positive",
-		"--timeout -1m":          "--timeout: -1m0s",
-		"--timeout soon":         "-timeout",
-		"--json-only yes":        "unexpected arguments [yes]",
-		"--plot":                 "-plot",
-		"--nodes 3":              "-nodes",
-		"--pods 5 extra":         "unexpected arguments [extra]",
-		"--pods 0 --clients 0":   "--pods",
-		"--clients 0 --pods 250": "--clients",
+		"--pods 0":                        "--pods: 0 is out of range 1..250",
+		"--pods -1":                       "--pods: -1",
+		"--pods 251":                      "--pods: 251",
+		"--pods many":                     "-pods",
+		"--clients 0":                     "--clients: 0 is out of range 1..4096",
+		"--clients 4097":                  "--clients: 4097",
+		"--clients 1,2":                   "-clients",
+		"--timeout 0s":                    "--timeout: 0s is not positive",
+		"--timeout -1m":                   "--timeout: -1m0s",
+		"--timeout soon":                  "-timeout",
+		"--json-only yes":                 "unexpected arguments [yes]",
+		"--plot":                          "-plot",
+		"--nodes 3":                       "-nodes",
+		"--pods 5 extra":                  "unexpected arguments [extra]",
+		"--pods 0 --clients 0":            "--pods",
+		"--clients 0 --pods 250":          "--clients",
+		"--cluster-cidr 10.45.0.0":        "--cluster-cidr",
+		"--cni-bridge toolongbridgename0": "--cni-bridge",
+		"--cni-bridge a/b":                "--cni-bridge",
+		"--agent-port 70000":              "--agent-port: 70000 is out of range",
+		"--agent-port -1":                 "--agent-port",
 	} {
 		t.Run(args, func(t *testing.T) {
 			_, err := ParsePodsArgs(strings.Fields(args), io.Discard)
@@ -146,7 +155,8 @@ func TestPodsConfigWithDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Clients != DefaultPodsClients || cfg.Timeout != DefaultPodsTimeout || cfg.IdleWait != DefaultAgentIdleWait || cfg.Logger == nil || cfg.Binary != "/bin/true" {
+	if cfg.Clients != DefaultPodsClients || cfg.Timeout != DefaultPodsTimeout || cfg.IdleWait != DefaultAgentIdleWait || cfg.Logger == nil || cfg.Binary != "/bin/true" ||
+		cfg.ClusterCIDR != DefaultPodsClusterCIDR || cfg.Bridge != DefaultPodsBridge {
 		t.Fatalf("withDefaults: %+v", cfg)
 	}
 	if _, err := (PodsConfig{Pods: 1, IdleWait: -time.Second}).withDefaults(); err == nil || !strings.Contains(err.Error(), "idle wait") {

@@ -45,7 +45,8 @@ type serverProc struct {
 // startServer spawns binary as `server` on a free loopback port in a fresh
 // temporary directory and waits until /readyz answers 200. It returns the
 // time from spawning to ready. On error nothing is left running or on disk.
-func startServer(ctx context.Context, binary string, log *slog.Logger) (*serverProc, time.Duration, error) {
+// extraArgs are appended to the server's command line.
+func startServer(ctx context.Context, binary string, log *slog.Logger, extraArgs ...string) (*serverProc, time.Duration, error) {
 	dir, err := os.MkdirTemp("", "berth-bench-*")
 	if err != nil {
 		return nil, 0, fmt.Errorf("bench: temp data dir: %w", err)
@@ -64,7 +65,7 @@ func startServer(ctx context.Context, binary string, log *slog.Logger) (*serverP
 		stderr:     &tailBuffer{max: 16 << 10},
 		exited:     make(chan struct{}),
 	}
-	p.cmd = exec.Command(binary, "server", "--data-dir", dir, "--listen", addr, "--log-level", "error")
+	p.cmd = exec.Command(binary, append([]string{"server", "--data-dir", dir, "--listen", addr, "--log-level", "error"}, extraArgs...)...)
 	p.cmd.Stderr = p.stderr
 	// Its own process group keeps a terminal's Ctrl-C from reaching the
 	// child directly (we stop it ourselves); Pdeathsig stops it should the

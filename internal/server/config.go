@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"fmt"
+	"github.com/berth-dev/berth/internal/apiserver/registry"
 	"github.com/berth-dev/berth/internal/controller"
 	"github.com/berth-dev/berth/internal/scheduler"
 	"log/slog"
@@ -33,10 +34,21 @@ type Config struct {
 	// before the node turns NotReady/Unknown and gets the unreachable
 	// taints (default 40s).
 	NodeMonitorGracePeriod time.Duration
+	// DefaultNotReadyTolerationSeconds and
+	// DefaultUnreachableTolerationSeconds are how long pods tolerate the
+	// node.kubernetes.io/not-ready and node.kubernetes.io/unreachable
+	// NoExecute taints before they are evicted, unless they say otherwise:
+	// the API server gives every pod these tolerations (as kube-apiserver's
+	// flags of the same names). nil means 300; 0 evicts at once.
+	DefaultNotReadyTolerationSeconds    *int64
+	DefaultUnreachableTolerationSeconds *int64
 	// ExtraSANs are further names or IPs for the serving certificate.
 	ExtraSANs []string
 	// CompactInterval is how often etcd history is compacted.
 	CompactInterval time.Duration
+	// MetricsInterval is how often node agents' resource metrics are
+	// scraped for metrics.k8s.io (default 15s).
+	MetricsInterval time.Duration
 	// Version is reported by /version.
 	Version string
 	// Logger receives the control plane's logs.
@@ -93,6 +105,20 @@ func (c Config) withDefaults() (Config, error) {
 	if c.NodeMonitorGracePeriod < 0 {
 		return c, errors.New("server: --node-monitor-grace-period must be positive")
 	}
+	for _, tol := range []struct {
+		flag string
+		p    **int64
+	}{
+		{"--default-not-ready-toleration-seconds", &c.DefaultNotReadyTolerationSeconds},
+		{"--default-unreachable-toleration-seconds", &c.DefaultUnreachableTolerationSeconds},
+	} {
+		if *tol.p == nil {
+			v := registry.DefaultTolerationSeconds
+			*tol.p = &v
+		} else if **tol.p < 0 {
+			return c, fmt.Errorf("server: %s %d: must be 0 or more", tol.flag, **tol.p)
+		}
+	}
 	if c.ClusterCIDR == "" {
 		c.ClusterCIDR = "10.42.0.0/16"
 	}
@@ -109,6 +135,12 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.CompactInterval < 0 {
 		return c, errors.New("server: compaction interval must be positive")
+	}
+	if c.MetricsInterval == 0 {
+		c.MetricsInterval = 15 * time.Second
+	}
+	if c.MetricsInterval < 0 {
+		return c, errors.New("server: metrics interval must be positive")
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

@@ -9,6 +9,7 @@ import (
 	"github.com/berth-dev/berth/internal/controller/job"
 	"github.com/berth-dev/berth/internal/controller/namespace"
 	"github.com/berth-dev/berth/internal/controller/replicaset"
+	"github.com/berth-dev/berth/internal/controller/servicelb"
 )
 
 // DefaultControllers lists the controllers `berth server` runs.
@@ -21,5 +22,6 @@ func DefaultControllers() []controller.Factory {
 		namespace.New,
 		endpoints.New,
 		endpointslice.New,
+		servicelb.New,
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/internal/apiserver"
+	"github.com/berth-dev/berth/internal/apiserver/registry"
 	"github.com/berth-dev/berth/internal/controller"
 	"github.com/berth-dev/berth/internal/controller/nodeipam"
 	"github.com/berth-dev/berth/internal/controller/nodelifecycle"
@@ -114,13 +115,24 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		ln.Close()
 		return nil, err
 	}
+	agentClient, err := pki.LoadOrCreateAgentClient(paths.TLS())
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	resources := registry.AllWith(registry.Options{NotReadyTolerationSeconds: *cfg.DefaultNotReadyTolerationSeconds,
+		UnreachableTolerationSeconds: *cfg.DefaultUnreachableTolerationSeconds})
 	api, err := apiserver.New(apiserver.Config{
 		Store:       st,
+		Resources:   resources,
 		Tokens:      map[string]string{s.adminToken: "admin", nodeToken: "node"},
 		ServiceCIDR: netip.MustParsePrefix(cfg.ServiceCIDR),
 		Version:     cfg.Version,
 		Logger:      cfg.Logger.With("component", "apiserver"),
 		Ready:       s.ready.Load,
+		// Agents serve with self-signed certificates; each is pinned to
+		// the fingerprint its Node publishes.
+		AgentTLS: &tls.Config{Certificates: []tls.Certificate{agentClient}, MinVersion: tls.VersionTLS12},
 	})
 	if err != nil {
 		ln.Close()
@@ -151,10 +163,14 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if err := writeKubeconfig(s.kubeconfig, s.url, s.caPEM, s.adminToken); err != nil {
 		return nil, err
 	}
-	s.wg.Add(1)
+	s.wg.Add(2)
 	go func() {
 		defer s.wg.Done()
 		st.RunCompactor(runCtx, cfg.CompactInterval)
+	}()
+	go func() {
+		defer s.wg.Done()
+		api.RunResourceMetrics(runCtx, cfg.MetricsInterval)
 	}()
 	if s.etcd != nil {
 		s.wg.Add(1)

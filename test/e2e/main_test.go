@@ -13,6 +13,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -61,6 +63,8 @@ type cluster struct {
 	logs       *lockedBuffer
 	listen     string
 	withAgent  bool
+	// extraArgs are appended to the `berth up` command line.
+	extraArgs []string
 }
 
 func freePort(t *testing.T) int {
@@ -82,11 +86,18 @@ func startCluster(t *testing.T) *cluster { t.Helper(); return startClusterWith(t
 // startClusterWith runs `berth up`, with the local agent if withAgent.
 func startClusterWith(t *testing.T, withAgent bool) *cluster {
 	t.Helper()
+	return startClusterArgs(t, withAgent)
+}
+
+// startClusterArgs runs `berth up` as startClusterWith does, with extra
+// arguments (e.g. --cluster-cidr, --node-name, --cni-bridge).
+func startClusterArgs(t *testing.T, withAgent bool, extraArgs ...string) *cluster {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("end-to-end: runs the berth binary")
 	}
 	c := &cluster{t: t, dataDir: t.TempDir(), cacheDir: t.TempDir(), withAgent: withAgent,
-		listen: fmt.Sprintf("127.0.0.1:%d", freePort(t))}
+		listen: fmt.Sprintf("127.0.0.1:%d", freePort(t)), extraArgs: extraArgs}
 	t.Cleanup(c.stop)
 	c.launch()
 	return c
@@ -98,8 +109,15 @@ func (c *cluster) launch() {
 	t := c.t
 	t.Helper()
 	c.logs = &lockedBuffer{}
-	c.cmd = exec.Command(berthBin, "up", "--data-dir", c.dataDir, "--listen", c.listen, "--log-level", "warn",
-		fmt.Sprintf("--agent=%v", c.withAgent))
+	// The local agent's endpoint gets a free port, so that clusters of
+	// concurrent tests do not collide on the default 10250.
+	args := []string{"up", "--data-dir", c.dataDir, "--listen", c.listen, "--log-level", "warn",
+		fmt.Sprintf("--agent=%v", c.withAgent), "--agent-port", strconv.Itoa(freePort(t))}
+	if c.withAgent && !slices.ContainsFunc(c.extraArgs, func(a string) bool { return strings.HasPrefix(a, "--driver") }) {
+		// Tests run host binaries unless they ask for containers.
+		args = append(args, "--driver=process")
+	}
+	c.cmd = exec.Command(berthBin, append(args, c.extraArgs...)...)
 	stdout, err := c.cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

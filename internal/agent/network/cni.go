@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -48,8 +49,9 @@ const (
 // installs them in /usr/lib/cni, upstream releases in /opt/cni/bin.
 var DefaultPluginDirs = []string{"/usr/lib/cni", "/opt/cni/bin"}
 
-// requiredPlugins must be present for Setup to work; portmap is optional.
-var requiredPlugins = []string{"loopback", "bridge", "host-local"}
+// requiredPlugins must be present for Setup to work. (The pod's lo is
+// brought up when its namespace is created, without the loopback plugin.)
+var requiredPlugins = []string{"bridge", "host-local"}
 
 // ErrUnavailable is wrapped by Available (and by Setup) when CNI cannot
 // work on this host; the message says what is missing.
@@ -99,6 +101,13 @@ type CNI struct {
 
 	initMu sync.Mutex
 	list   *confList // nil until prepare succeeded
+
+	// masq is set once iptables works: Setup then keeps the node's
+	// masquerade rule installed, checking it at most every masqRecheck
+	// (masqAt, guarded by masqMu).
+	masq   atomic.Bool
+	masqMu sync.Mutex
+	masqAt time.Time
 }
 
 // New validates cfg and returns a CNI; it touches nothing on the host
@@ -207,8 +216,22 @@ func (c *CNI) Available() error {
 	return nil
 }
 
-// prepare checks the plugins, negotiates the CNI version, probes iptables,
-// builds the configuration list and readies the directories, once.
+// Prepare does, ahead of the first Setup, what the first Setup would do
+// once for all sandboxes: it checks the plugins, asks their CNI versions,
+// probes iptables, installs the node's masquerade rule and readies the
+// state directories. Setup calls it anyway (it does the work only once,
+// and again after a failure), so calling Prepare is optional; it takes the
+// work off the first pod's start.
+func (c *CNI) Prepare(ctx context.Context) error {
+	if _, err := c.prepare(ctx); err != nil {
+		return fmt.Errorf("network: prepare: %w", err)
+	}
+	return nil
+}
+
+// prepare checks the plugins, negotiates the CNI version, probes iptables
+// and installs the node's masquerade rule, builds the configuration list
+// and readies the directories, once.
 func (c *CNI) prepare(ctx context.Context) (confList, error) {
 	c.initMu.Lock()
 	defer c.initMu.Unlock()
@@ -226,15 +249,9 @@ func (c *CNI) prepare(ctx context.Context) (confList, error) {
 	}
 	ipv6 := c.subnet.Addr().Is6()
 	iptErr := probeIPTables(ctx, ipv6)
-	_, portmapErr := findPlugin(c.pluginDirs, "portmap")
-	usePortmap := iptErr == nil && portmapErr == nil
 
-	plugins := slices.Clone(requiredPlugins)
-	if usePortmap {
-		plugins = append(plugins, "portmap")
-	}
 	versions := map[string][]string{}
-	for _, p := range plugins {
+	for _, p := range requiredPlugins {
 		out, err := execPlugin(ctx, c.pluginDirs, p, invocation{Command: "VERSION", Stdin: []byte(`{"cniVersion":"0.1.0"}`)})
 		if err != nil {
 			return confList{}, fmt.Errorf("network: ask plugin versions: %w", err)
@@ -249,6 +266,9 @@ func (c *CNI) prepare(ctx context.Context) (confList, error) {
 	if err != nil {
 		return confList{}, err
 	}
+	// No ipMasq (the node's rule masquerades instead of a chain per pod)
+	// and no portmap (no pod asks for port mappings): no iptables run per
+	// pod.
 	list, err := buildConfList(listParams{
 		Name:       NetworkName,
 		CNIVersion: version,
@@ -256,8 +276,6 @@ func (c *CNI) prepare(ctx context.Context) (confList, error) {
 		Subnet:     c.subnet,
 		MTU:        c.mtu,
 		DataDir:    c.ipamDir,
-		IPMasq:     iptErr == nil,
-		PortMap:    usePortmap,
 	})
 	if err != nil {
 		return confList{}, err
@@ -270,11 +288,13 @@ func (c *CNI) prepare(ctx context.Context) (confList, error) {
 	if err := makeSharedMount(c.netnsDir); err != nil {
 		return confList{}, err
 	}
-	attrs := []any{"cniVersion", version, "bridge", c.bridge, "podCIDR", c.subnet.String(), "ipMasq", iptErr == nil, "portmap", usePortmap}
+	attrs := []any{"cniVersion", version, "bridge", c.bridge, "podCIDR", c.subnet.String(), "masquerade", iptErr == nil}
 	if iptErr != nil {
 		attrs = append(attrs, "noIPTables", iptErr.Error())
-	} else if portmapErr != nil {
-		attrs = append(attrs, "noPortmap", "plugin not found")
+	} else {
+		attrs = append(attrs, "masqueradeChain", masqChain(c.bridge))
+		c.masq.Store(true)
+		c.ensureMasquerade(ctx)
 	}
 	c.log.Info("CNI pod network ready", attrs...)
 	c.list = &list
@@ -409,6 +429,7 @@ func (c *CNI) Setup(ctx context.Context, sandboxID string) (netnsPath, ip string
 	if err := removeNetNS(path); err != nil {
 		return "", "", err
 	}
+	c.ensureMasquerade(ctx)
 	if changed, err := enableForwarding(c.subnet.Addr().Is6()); err != nil {
 		return "", "", err
 	} else if changed {

@@ -28,7 +28,7 @@ import (
 
 // requireCNI skips the test unless it can set up real pod networks here:
 // not -short, root, Linux with the plugins installed.
-func requireCNI(t *testing.T) {
+func requireCNI(t testing.TB) {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("integration: creates network namespaces and a bridge; runs without -short")
@@ -44,7 +44,7 @@ func requireCNI(t *testing.T) {
 }
 
 // randomHex returns n random bytes in hex.
-func randomHex(t *testing.T, n int) string {
+func randomHex(t testing.TB, n int) string {
 	t.Helper()
 	b := make([]byte, n)
 	if _, err := rand.Read(b); err != nil {
@@ -55,7 +55,7 @@ func randomHex(t *testing.T, n int) string {
 
 // freeSubnet picks a random 10.2xx.y.0/bits subnet that no host interface
 // address or IPv4 route overlaps.
-func freeSubnet(t *testing.T, bits int) netip.Prefix {
+func freeSubnet(t testing.TB, bits int) netip.Prefix {
 	t.Helper()
 	var used []netip.Prefix
 	addrs, err := net.InterfaceAddrs()
@@ -117,7 +117,7 @@ type testNet struct {
 
 // newTestNet makes a CNI on a fresh bridge and subnet; the test's cleanup
 // tears down what is left, deletes the bridge and unmounts the netns dir.
-func newTestNet(t *testing.T, bits int) *testNet {
+func newTestNet(t testing.TB, bits int) *testNet {
 	t.Helper()
 	requireCNI(t)
 	return newTestNetOn(t, freeSubnet(t, bits))
@@ -125,7 +125,7 @@ func newTestNet(t *testing.T, bits int) *testNet {
 
 // restoreSysctl puts the sysctl file back to its current value when the
 // test ends (Setup turns forwarding on for the whole host).
-func restoreSysctl(t *testing.T, path string) {
+func restoreSysctl(t testing.TB, path string) {
 	t.Helper()
 	old, err := os.ReadFile(path)
 	if err != nil {
@@ -141,7 +141,7 @@ func restoreSysctl(t *testing.T, path string) {
 }
 
 // newTestNetOn is newTestNet on the given subnet.
-func newTestNetOn(t *testing.T, subnet netip.Prefix) *testNet {
+func newTestNetOn(t testing.TB, subnet netip.Prefix) *testNet {
 	t.Helper()
 	if subnet.Addr().Is6() {
 		restoreSysctl(t, "/proc/sys/net/ipv6/conf/all/forwarding")
@@ -170,6 +170,12 @@ func newTestNetOn(t *testing.T, subnet netip.Prefix) *testNet {
 		if err := c.Cleanup(ctx, nil); err != nil {
 			t.Errorf("final Cleanup: %v", err)
 		}
+		if err := c.RemoveMasquerade(ctx); err != nil {
+			t.Errorf("RemoveMasquerade: %v", err)
+		}
+		if masqRules(t, tn.bridge) != "" {
+			t.Errorf("masquerade rules of %s left after RemoveMasquerade", tn.bridge)
+		}
 		if _, err := net.InterfaceByName(tn.bridge); err == nil {
 			if out, err := exec.Command("ip", "link", "delete", tn.bridge).CombinedOutput(); err != nil {
 				t.Errorf("delete bridge %s: %v: %s", tn.bridge, err, out)
@@ -183,7 +189,7 @@ func newTestNetOn(t *testing.T, subnet netip.Prefix) *testNet {
 }
 
 // testWriter sends log lines to t.Log.
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 // Write implements io.Writer.
 func (w testWriter) Write(p []byte) (int, error) {
@@ -335,6 +341,70 @@ func natRulesMention(t *testing.T, s string) bool {
 	return strings.Contains(string(out), s)
 }
 
+// masqRules returns the nat rules that mention the bridge's masquerade
+// chain, "" when there are none or iptables does not work.
+func masqRules(t testing.TB, bridge string) string {
+	t.Helper()
+	if probeIPTables(context.Background(), false) != nil {
+		return ""
+	}
+	out, err := exec.Command("iptables", "-w", "-t", "nat", "-S").Output()
+	if err != nil {
+		t.Errorf("iptables -t nat -S: %v", err)
+		return ""
+	}
+	var lines []string
+	for _, l := range strings.Split(string(out), "\n") {
+		if strings.Contains(l, masqChain(bridge)) {
+			lines = append(lines, l)
+		}
+	}
+	return strings.Join(lines, "\n")
+}
+
+// startWhoami listens on ip inside the namespace and answers every
+// connection with the address it came from; the test's cleanup stops it.
+func startWhoami(t *testing.T, netns, ip string) string {
+	t.Helper()
+	var ln net.Listener
+	if err := inNetNS(netns, func() error {
+		var err error
+		ln, err = net.Listen("tcp", net.JoinHostPort(ip, "0"))
+		return err
+	}); err != nil {
+		t.Fatalf("listen in %s: %v", netns, err)
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			host, _, _ := net.SplitHostPort(conn.RemoteAddr().String())
+			_, _ = conn.Write([]byte(host))
+			_ = conn.Close()
+		}
+	})
+	t.Cleanup(func() {
+		_ = ln.Close()
+		wg.Wait()
+	})
+	return ln.Addr().String()
+}
+
+// whoami dials a startWhoami server and returns the source address it saw.
+func whoami(addr string) (string, error) {
+	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+	b, err := io.ReadAll(conn)
+	return string(b), err
+}
+
 func TestPodNetwork(t *testing.T) {
 	tn := newTestNet(t, 29)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -408,13 +478,48 @@ func TestPodNetwork(t *testing.T) {
 	if err := inNetNS(nsA, func() error { return echo(addrA) }); err != nil {
 		t.Errorf("A -> A (%s): %v", addrA, err)
 	}
+	// Pod to pod is not masqueraded: B sees A's address.
+	who := startWhoami(t, nsB, ipB)
+	var seen string
+	if err := inNetNS(nsA, func() error { var err error; seen, err = whoami(who); return err }); err != nil || seen != ipA {
+		t.Errorf("A -> B: B saw the connection from %q (%v), want A's %s", seen, err, ipA)
+	}
+	// lo works inside the pod (brought up without the loopback plugin).
+	lo := startEcho(t, nsA, "127.0.0.1")
+	if err := inNetNS(nsA, func() error { return echo(lo) }); err != nil {
+		t.Errorf("A -> its own 127.0.0.1: %v", err)
+	}
 
 	// Setup of a sandbox that is set up returns the same network.
 	if ns, ip, err := tn.Setup(ctx, idA); err != nil || ns != nsA || ip != ipA {
 		t.Errorf("second Setup A = %s %s %v; want %s %s", ns, ip, err, nsA, ipA)
 	}
-	masq := natRulesMention(t, idA)
-	t.Logf("masquerade rules for A present: %v", masq)
+	// No iptables rule per pod; one masquerade chain for the bridge.
+	if natRulesMention(t, idA) || natRulesMention(t, idB) {
+		t.Errorf("nat rules mention a pod:\n%s", masqRules(t, tn.bridge))
+	}
+	if probeIPTables(ctx, false) == nil {
+		chain := masqChain(tn.bridge)
+		// Installing again (another agent start) changes nothing.
+		for i := range 2 {
+			if i > 0 {
+				if err := setMasquerade(ctx, tn.bridge, tn.subnet, true); err != nil {
+					t.Fatalf("install the masquerade rule again: %v", err)
+				}
+			}
+			rules := masqRules(t, tn.bridge)
+			for _, want := range []string{
+				"-A POSTROUTING -s " + tn.subnet.String() + " ",
+				"-A " + chain + " -d " + tn.subnet.String() + " -j RETURN",
+				"-A " + chain + " -d 224.0.0.0/4 -j RETURN",
+				"-A " + chain + " -j MASQUERADE",
+			} {
+				if strings.Count(rules, want) != 1 {
+					t.Errorf("masquerade rules lack %q (once):\n%s", want, rules)
+				}
+			}
+		}
+	}
 
 	// Teardown frees the address and removes the namespace; twice is fine.
 	if err := tn.Teardown(ctx, idA, nsA); err != nil {
@@ -675,6 +780,124 @@ func TestPodNetworkIPv6(t *testing.T) {
 		t.Errorf("B -> A (%s): %v", addrA, err)
 	}
 	for _, id := range []string{"v6a", "v6b"} {
+		if err := tn.Teardown(ctx, id, ""); err != nil {
+			t.Errorf("Teardown %s: %v", id, err)
+		}
+	}
+}
+
+// runIn runs a command on a thread inside the network namespace at netns
+// ("" for the test's own).
+func runIn(t *testing.T, netns string, args ...string) {
+	t.Helper()
+	run := func() error {
+		out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("%s: %w: %s", strings.Join(args, " "), err, out)
+		}
+		return nil
+	}
+	var err error
+	if netns == "" {
+		err = run()
+	} else {
+		err = inNetNS(netns, run)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestMasquerade checks that pods reach addresses beyond the node through
+// the node's masquerade rule: an "outside" namespace, connected to the
+// host by a veth pair on a /30 and with no route back to the pods, sees
+// their connections come from the host's address, and nothing more is
+// needed for the replies. Removing the rule cuts the pods off; the next
+// Setup puts it back.
+func TestMasquerade(t *testing.T) {
+	tn := newTestNet(t, 29)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := probeIPTables(ctx, false); err != nil {
+		t.Skipf("iptables does not work here: %v", err)
+	}
+	// The node's forwarding rules make this work under a FORWARD policy of
+	// DROP too (dockerd sets one): TestForwardingUnderDropPolicy.
+	// Prepare installs the rule before any pod exists.
+	if err := tn.Prepare(ctx); err != nil {
+		t.Fatalf("Prepare: %v", err)
+	}
+	if rules := masqRules(t, tn.bridge); !strings.Contains(rules, "-j MASQUERADE") {
+		t.Fatalf("no masquerade rule after Prepare:\n%s", rules)
+	}
+	link := freeSubnet(t, 30)
+	hostIP, outIP := link.Addr().Next(), link.Addr().Next().Next()
+	outNS := filepath.Join(tn.state, "outside")
+	if err := createNetNS(outNS); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = removeNetNS(outNS) })
+	// A process in the outside namespace names it for `ip link ... netns`.
+	holder := exec.Command("sleep", "300")
+	if err := inNetNS(outNS, holder.Start); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = holder.Process.Kill(); _ = holder.Wait() })
+	hostEnd, outEnd := "bo"+randomHex(t, 4), "bi"+randomHex(t, 4)
+	runIn(t, "", "ip", "link", "add", hostEnd, "type", "veth", "peer", "name", outEnd, "netns", fmt.Sprint(holder.Process.Pid))
+	t.Cleanup(func() { _ = exec.Command("ip", "link", "delete", hostEnd).Run() })
+	runIn(t, outNS, "ip", "addr", "add", netip.PrefixFrom(outIP, 30).String(), "dev", outEnd)
+	runIn(t, outNS, "ip", "link", "set", outEnd, "up")
+	runIn(t, "", "ip", "addr", "add", netip.PrefixFrom(hostIP, 30).String(), "dev", hostEnd)
+	runIn(t, "", "ip", "link", "set", hostEnd, "up")
+	who := startWhoami(t, outNS, outIP.String())
+
+	ns, ip, err := tn.Setup(ctx, "masq")
+	if err != nil {
+		t.Fatalf("Setup: %v", err)
+	}
+	fromPod := func(timeout time.Duration) (string, error) {
+		var seen string
+		err := inNetNS(ns, func() error {
+			conn, err := net.DialTimeout("tcp", who, timeout)
+			if err != nil {
+				return err
+			}
+			defer conn.Close()
+			_ = conn.SetDeadline(time.Now().Add(timeout))
+			b, err := io.ReadAll(conn)
+			seen = string(b)
+			return err
+		})
+		return seen, err
+	}
+	// The veth may take a moment to come up.
+	var seen string
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		if seen, err = fromPod(2 * time.Second); err == nil || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil || seen != hostIP.String() {
+		t.Fatalf("pod %s -> outside %s: seen from %q (%v), want the host's %s", ip, who, seen, err, hostIP)
+	}
+
+	// Without the rule the outside cannot answer the pod.
+	if err := tn.RemoveMasquerade(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if seen, err := fromPod(time.Second); err == nil {
+		t.Errorf("pod -> outside without the masquerade rule worked (seen from %q)", seen)
+	}
+	// The next Setup puts it back.
+	if _, _, err := tn.Setup(ctx, "masq2"); err != nil {
+		t.Fatalf("Setup masq2: %v", err)
+	}
+	if seen, err := fromPod(5 * time.Second); err != nil || seen != hostIP.String() {
+		t.Errorf("pod -> outside after the rule came back: seen from %q (%v), want %s", seen, err, hostIP)
+	}
+	for _, id := range []string{"masq", "masq2"} {
 		if err := tn.Teardown(ctx, id, ""); err != nil {
 			t.Errorf("Teardown %s: %v", id, err)
 		}

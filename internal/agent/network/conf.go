@@ -29,9 +29,15 @@ type listParams struct {
 	MTU int
 	// DataDir is host-local's data directory.
 	DataDir string
-	// IPMasq makes the bridge masquerade traffic leaving the subnet.
+	// Loopback puts the loopback plugin first (Setup brings lo up itself
+	// when it creates the namespace, so its list has none).
+	Loopback bool
+	// IPMasq makes the bridge masquerade traffic leaving the subnet with
+	// iptables rules of its own per pod (Setup's list leaves it off: one
+	// rule of the node masquerades for every pod).
 	IPMasq bool
-	// PortMap appends the portmap plugin.
+	// PortMap appends the portmap plugin (for port mappings, which no pod
+	// passes yet: Setup's list has none).
 	PortMap bool
 }
 
@@ -78,8 +84,8 @@ type portMapConf struct {
 	SNAT         bool            `json:"snat"`
 }
 
-// buildConfList builds the configuration list: loopback, bridge (with
-// host-local IPAM) and, when asked, portmap.
+// buildConfList builds the configuration list: loopback when asked, bridge
+// (with host-local IPAM) and, when asked, portmap.
 func buildConfList(p listParams) (confList, error) {
 	if p.Name == "" || p.CNIVersion == "" || p.Bridge == "" || p.DataDir == "" {
 		return confList{}, errors.New("network: configuration list needs a name, a CNI version, a bridge and a data dir")
@@ -91,8 +97,11 @@ func buildConfList(p listParams) (confList, error) {
 	if p.Subnet.Addr().Is6() {
 		defaultRoute = "::/0"
 	}
-	plugins := []any{
-		map[string]string{"type": "loopback"},
+	var plugins []any
+	if p.Loopback {
+		plugins = append(plugins, map[string]string{"type": "loopback"})
+	}
+	plugins = append(plugins,
 		bridgeConf{
 			Type:        "bridge",
 			Bridge:      p.Bridge,
@@ -106,8 +115,7 @@ func buildConfList(p listParams) (confList, error) {
 				Routes:  []ipamRoute{{Dst: defaultRoute}},
 				DataDir: p.DataDir,
 			},
-		},
-	}
+		})
 	if p.PortMap {
 		plugins = append(plugins, portMapConf{Type: "portmap", Capabilities: map[string]bool{"portMappings": true}, SNAT: true})
 	}

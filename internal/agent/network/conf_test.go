@@ -30,14 +30,17 @@ func TestBuildConfList(t *testing.T) {
 		wantNet   string
 		wantErr   bool
 	}{
-		{name: "no iptables", wantTypes: []string{"loopback", "bridge"}, wantRoute: "0.0.0.0/0", wantNet: "10.42.1.0/24"},
-		{name: "iptables and portmap", mod: func(p *listParams) { p.IPMasq, p.PortMap = true, true },
+		{name: "setup's list", wantTypes: []string{"bridge"}, wantRoute: "0.0.0.0/0", wantNet: "10.42.1.0/24"},
+		{name: "loopback", mod: func(p *listParams) { p.Loopback = true }, wantTypes: []string{"loopback", "bridge"}, wantRoute: "0.0.0.0/0", wantNet: "10.42.1.0/24"},
+		{name: "ipMasq and portmap", mod: func(p *listParams) { p.Loopback, p.IPMasq, p.PortMap = true, true, true },
 			wantTypes: []string{"loopback", "bridge", "portmap"}, wantMasq: true, wantRoute: "0.0.0.0/0", wantNet: "10.42.1.0/24"},
-		{name: "mtu", mod: func(p *listParams) { p.MTU = 1450 }, wantTypes: []string{"loopback", "bridge"}, wantMTU: 1450, wantRoute: "0.0.0.0/0", wantNet: "10.42.1.0/24"},
+		{name: "portmap without loopback", mod: func(p *listParams) { p.PortMap = true },
+			wantTypes: []string{"bridge", "portmap"}, wantRoute: "0.0.0.0/0", wantNet: "10.42.1.0/24"},
+		{name: "mtu", mod: func(p *listParams) { p.MTU = 1450 }, wantTypes: []string{"bridge"}, wantMTU: 1450, wantRoute: "0.0.0.0/0", wantNet: "10.42.1.0/24"},
 		{name: "unmasked subnet", mod: func(p *listParams) { p.Subnet = netip.MustParsePrefix("10.42.1.77/24") },
-			wantTypes: []string{"loopback", "bridge"}, wantRoute: "0.0.0.0/0", wantNet: "10.42.1.0/24"},
+			wantTypes: []string{"bridge"}, wantRoute: "0.0.0.0/0", wantNet: "10.42.1.0/24"},
 		{name: "ipv6", mod: func(p *listParams) { p.Subnet = netip.MustParsePrefix("fd00:42:1::/64") },
-			wantTypes: []string{"loopback", "bridge"}, wantRoute: "::/0", wantNet: "fd00:42:1::/64"},
+			wantTypes: []string{"bridge"}, wantRoute: "::/0", wantNet: "fd00:42:1::/64"},
 		{name: "no subnet", mod: func(p *listParams) { p.Subnet = netip.Prefix{} }, wantErr: true},
 		{name: "no version", mod: func(p *listParams) { p.CNIVersion = "" }, wantErr: true},
 		{name: "no bridge", mod: func(p *listParams) { p.Bridge = "" }, wantErr: true},
@@ -86,7 +89,7 @@ func TestBuildConfList(t *testing.T) {
 			if !slices.Equal(types, tc.wantTypes) {
 				t.Fatalf("plugin types = %v, want %v", types, tc.wantTypes)
 			}
-			br := generic.Plugins[1]
+			br := generic.Plugins[slices.Index(types, "bridge")]
 			if br["bridge"] != "berth0" || br["isGateway"] != true || br["hairpinMode"] != true || br["ipMasq"] != tc.wantMasq {
 				t.Errorf("bridge config = %v", br)
 			}
@@ -103,8 +106,8 @@ func TestBuildConfList(t *testing.T) {
 			if !reflect.DeepEqual(ipam, want) {
 				t.Errorf("ipam = %v, want %v", ipam, want)
 			}
-			if len(types) == 3 {
-				pm := generic.Plugins[2]
+			if i := slices.Index(types, "portmap"); i >= 0 {
+				pm := generic.Plugins[i]
 				if caps, _ := pm["capabilities"].(map[string]any); caps["portMappings"] != true {
 					t.Errorf("portmap config = %v", pm)
 				}
@@ -114,7 +117,7 @@ func TestBuildConfList(t *testing.T) {
 }
 
 func TestPluginConfig(t *testing.T) {
-	l, err := buildConfList(listParams{Name: "berth", CNIVersion: "0.4.0", Bridge: "b0", Subnet: netip.MustParsePrefix("10.1.0.0/16"), DataDir: "/d"})
+	l, err := buildConfList(listParams{Name: "berth", CNIVersion: "0.4.0", Bridge: "b0", Subnet: netip.MustParsePrefix("10.1.0.0/16"), DataDir: "/d", Loopback: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -395,8 +398,8 @@ func TestAvailableMissingPlugins(t *testing.T) {
 	if err := os.MkdirAll(fake, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	// A present but non-executable loopback counts as missing too.
-	if err := os.WriteFile(filepath.Join(fake, "loopback"), []byte("#!/bin/sh\n"), 0o644); err != nil {
+	// A present but non-executable bridge counts as missing too.
+	if err := os.WriteFile(filepath.Join(fake, "bridge"), []byte("#!/bin/sh\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	c, err := New(Config{PodCIDR: "10.42.1.0/24", StateDir: dir, PluginDirs: []string{fake, filepath.Join(dir, "nowhere")}})
@@ -407,7 +410,7 @@ func TestAvailableMissingPlugins(t *testing.T) {
 	if !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("Available = %v, want ErrUnavailable", err)
 	}
-	for _, s := range []string{"loopback, bridge, host-local", fake, "containernetworking-plugins"} {
+	for _, s := range []string{"bridge, host-local", fake, "containernetworking-plugins"} {
 		if !strings.Contains(err.Error(), s) {
 			t.Errorf("Available error %q does not name %q", err, s)
 		}
@@ -460,7 +463,7 @@ exit 0
 	if err != nil {
 		t.Fatal(err)
 	}
-	list, err := buildConfList(listParams{Name: NetworkName, CNIVersion: "1.0.0", Bridge: "b0", Subnet: c.subnet, DataDir: "/d"})
+	list, err := buildConfList(listParams{Name: NetworkName, CNIVersion: "1.0.0", Bridge: "b0", Subnet: c.subnet, DataDir: "/d", Loopback: true})
 	if err != nil {
 		t.Fatal(err)
 	}

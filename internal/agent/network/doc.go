@@ -19,24 +19,38 @@
 // CNI_CONTAINERID (the sandbox ID), CNI_NETNS, CNI_IFNAME (always eth0)
 // and CNI_PATH in its environment, its network configuration as JSON on
 // standard input and its result (or a CNI error object) as JSON on standard
-// output. The configuration list is, in this order:
+// output. The configuration list is:
 //
-//   - loopback, which brings up lo in the pod;
 //   - bridge, with the bridge named by Config.BridgeName (berth0 by
 //     default), isGateway (the bridge holds the subnet's first address, so
 //     the host reaches every pod and pods route through it), hairpinMode
-//     (a pod reaches itself through a service address), ipMasq only when
-//     iptables works (pods' traffic leaving the subnet is masqueraded to
-//     the node's address), Config.MTU when set, and host-local IPAM over
-//     the podCIDR's subnet with a default route (0.0.0.0/0, or ::/0 for an
-//     IPv6 podCIDR);
-//   - portmap, only when the plugin is present and iptables works; the
-//     Network interface passes no port mappings yet, so it does nothing
-//     today but keeps the list ready for hostPort.
+//     (a pod reaches itself through a service address), Config.MTU when
+//     set, and host-local IPAM over the podCIDR's subnet with a default
+//     route (0.0.0.0/0, or ::/0 for an IPv6 podCIDR).
+//
+// It has no loopback plugin: Setup brings lo up itself when it creates the
+// namespace. It has no ipMasq and no portmap either, so that a pod's ADD
+// and DEL run no iptables at all (the bridge plugin's ipMasq made a nat
+// chain and rules per pod, each a series of iptables runs, and removed
+// them on DEL; portmap runs iptables on every DEL, and no pod passes port
+// mappings yet). Instead, when iptables works, Prepare (which the process
+// driver runs in the background at its start) or else the first Setup
+// installs one masquerade rule for the node: a nat chain BERTH-MASQ-<bridge> that returns for the podCIDR
+// and multicast and masquerades the rest, entered from POSTROUTING for
+// traffic from the podCIDR, so pods' traffic leaving the podCIDR leaves
+// with the node's address, as with ipMasq. It is installed with
+// iptables-restore (two iptables runs, idempotent; a jump from an older
+// podCIDR of the same bridge is replaced), checked again by Setup at most
+// once a minute (a firewall reload may have flushed it), shared by every
+// pod of the bridge and kept when the agent stops, as the pods are;
+// RemoveMasquerade removes it. Sandboxes set up by an older agent keep
+// the list recorded with them (loopback, bridge with ipMasq, portmap), so
+// their DEL still removes their own rules.
 //
 // The CNI version is the newest that every plugin of the list reports
 // supporting (1.0.0 with containernetworking-plugins 1.x, down to 0.3.1),
-// asked with CNI_COMMAND=VERSION at the first Setup. The configuration list
+// asked with CNI_COMMAND=VERSION of bridge and host-local, once, by
+// Prepare or the first Setup. The configuration list
 // used for a sandbox and the result of its ADD are kept in
 // <StateDir>/results/<sandboxID>.json, so that its DEL gets the same
 // configuration and the ADD result as prevResult, as the specification
@@ -69,6 +83,5 @@
 //
 // Everything here needs root (CAP_SYS_ADMIN and CAP_NET_ADMIN) and Linux.
 // The containernetworking-plugins package (Debian) provides the plugins in
-// /usr/lib/cni; the iptables package lets the bridge masquerade and enables
-// portmap.
+// /usr/lib/cni; the iptables package provides the masquerade rule.
 package network

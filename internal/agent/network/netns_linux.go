@@ -14,12 +14,14 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// createNetNS creates a network namespace and bind-mounts it onto path,
-// which must not exist. The namespace is made on a goroutine locked to its
-// OS thread: unshare(CLONE_NEWNET) moves only that thread into the new
-// namespace, whose /proc/self/task/<tid>/ns/net is then bind-mounted onto
-// path. The goroutine returns without unlocking its thread, so the runtime
-// ends the thread instead of reusing it in the wrong namespace.
+// createNetNS creates a network namespace with its loopback interface up
+// and bind-mounts it onto path, which must not exist. The namespace is
+// made on a goroutine locked to its OS thread: unshare(CLONE_NEWNET) moves
+// only that thread into the new namespace, where lo is brought up (what
+// the loopback plugin would do, without running it) and whose
+// /proc/self/task/<tid>/ns/net is then bind-mounted onto path. The
+// goroutine returns without unlocking its thread, so the runtime ends the
+// thread instead of reusing it in the wrong namespace.
 func createNetNS(path string) error {
 	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE|os.O_EXCL, 0o444)
 	if err != nil {
@@ -36,6 +38,10 @@ func createNetNS(path string) error {
 			errc <- fmt.Errorf("network: unshare network namespace: %w", err)
 			return
 		}
+		if err := loopbackUp(); err != nil {
+			errc <- err
+			return
+		}
 		src := fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid())
 		if err := unix.Mount(src, path, "none", unix.MS_BIND, ""); err != nil {
 			errc <- fmt.Errorf("network: bind-mount %s onto %s: %w", src, path, err)
@@ -46,6 +52,31 @@ func createNetNS(path string) error {
 	if err := <-errc; err != nil {
 		_ = os.Remove(path)
 		return err
+	}
+	return nil
+}
+
+// loopbackUp brings up lo in the calling thread's network namespace; the
+// kernel then gives it 127.0.0.1/8 and ::1/128.
+func loopbackUp() error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		fd, err = unix.Socket(unix.AF_INET6, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	}
+	if err != nil {
+		return fmt.Errorf("network: bring up lo: %w", err)
+	}
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq("lo")
+	if err != nil {
+		return fmt.Errorf("network: bring up lo: %w", err)
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("network: bring up lo: get flags: %w", err)
+	}
+	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
+	if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("network: bring up lo: set flags: %w", err)
 	}
 	return nil
 }

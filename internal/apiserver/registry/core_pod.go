@@ -14,18 +14,20 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
-// defaultNotReadyTolerationSeconds is how long pods tolerate the not-ready
-// and unreachable taints unless they say otherwise.
-const defaultNotReadyTolerationSeconds int64 = 300
+// DefaultTolerationSeconds is how long pods tolerate the not-ready and
+// unreachable taints unless they say otherwise or Options change it (as
+// kube-apiserver's --default-not-ready-toleration-seconds and
+// --default-unreachable-toleration-seconds).
+const DefaultTolerationSeconds int64 = 300
 
-func podResource() *Resource {
+func podResource(opts Options) *Resource {
 	return &Resource{
 		GroupVersion: coreV1, Resource: "pods", Singular: "pod", Kind: "Pod", Namespaced: true,
-		ShortNames: []string{"po"}, Categories: []string{"all"}, Subresources: []string{"status", "binding"},
+		ShortNames: []string{"po"}, Categories: []string{"all"}, Subresources: []string{"status", "binding", "log", "exec"},
 		New:     func() runtime.Object { return &corev1.Pod{} },
 		NewList: func() runtime.Object { return &corev1.PodList{} },
 		Strategy: Strategy{
-			Default: func(obj runtime.Object) { defaultPod(obj.(*corev1.Pod)) },
+			Default: func(obj runtime.Object) { defaultPod(obj.(*corev1.Pod), opts) },
 			PrepareForCreate: func(obj runtime.Object) {
 				pod := obj.(*corev1.Pod)
 				pod.Status = corev1.PodStatus{Phase: corev1.PodPending, QOSClass: podQOS(&pod.Spec)}
@@ -55,19 +57,23 @@ func podResource() *Resource {
 
 // defaultPod applies the pod spec defaults, the pod-only defaults and the
 // not-ready/unreachable tolerations Kubernetes adds to every pod.
-func defaultPod(pod *corev1.Pod) {
+func defaultPod(pod *corev1.Pod, opts Options) {
 	defaultPodSpec(&pod.Spec, true)
 	defaultPodOnly(&pod.Spec)
-	addDefaultTolerations(&pod.Spec)
+	addDefaultTolerations(&pod.Spec, opts)
 }
 
-// addDefaultTolerations adds 300s NoExecute tolerations for the
-// node.kubernetes.io/not-ready and unreachable taints unless present.
-func addDefaultTolerations(spec *corev1.PodSpec) {
-	for _, key := range []string{corev1.TaintNodeNotReady, corev1.TaintNodeUnreachable} {
+// addDefaultTolerations adds NoExecute tolerations for the
+// node.kubernetes.io/not-ready and unreachable taints unless present, for
+// opts' seconds (300 s by default).
+func addDefaultTolerations(spec *corev1.PodSpec, opts Options) {
+	for _, d := range []struct {
+		key     string
+		seconds int64
+	}{{corev1.TaintNodeNotReady, opts.NotReadyTolerationSeconds}, {corev1.TaintNodeUnreachable, opts.UnreachableTolerationSeconds}} {
 		found := false
 		for _, t := range spec.Tolerations {
-			if (t.Key == key || t.Key == "" && t.Operator == corev1.TolerationOpExists) &&
+			if (t.Key == d.key || t.Key == "" && t.Operator == corev1.TolerationOpExists) &&
 				(t.Effect == corev1.TaintEffectNoExecute || t.Effect == "") {
 				found = true
 				break
@@ -75,8 +81,8 @@ func addDefaultTolerations(spec *corev1.PodSpec) {
 		}
 		if !found {
 			spec.Tolerations = append(spec.Tolerations, corev1.Toleration{
-				Key: key, Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoExecute,
-				TolerationSeconds: ptrTo(defaultNotReadyTolerationSeconds),
+				Key: d.key, Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoExecute,
+				TolerationSeconds: ptrTo(d.seconds),
 			})
 		}
 	}

@@ -21,6 +21,7 @@ func validatePodTemplate(t *corev1.PodTemplateSpec, p *field.Path, restartPolici
 	mp := p.Child("metadata")
 	errs := metav1validation.ValidateLabels(t.Labels, mp.Child("labels"))
 	errs = append(errs, apivalidation.ValidateAnnotations(t.Annotations, mp.Child("annotations"))...)
+	errs = append(errs, validateBerthAnnotations(t.Annotations, mp.Child("annotations"))...)
 	errs = append(errs, validatePodSpec(&t.Spec, p.Child("spec"), restartPolicies...)...)
 	return errs
 }

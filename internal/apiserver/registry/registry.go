@@ -8,13 +8,33 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
+// Options tune the strategies of the served resources.
+type Options struct {
+	// NotReadyTolerationSeconds and UnreachableTolerationSeconds are the
+	// tolerationSeconds of the NoExecute tolerations of the
+	// node.kubernetes.io/not-ready and node.kubernetes.io/unreachable
+	// taints that every pod without such a toleration gets (as
+	// kube-apiserver's --default-not-ready-toleration-seconds and
+	// --default-unreachable-toleration-seconds); 0 evicts at once.
+	NotReadyTolerationSeconds, UnreachableTolerationSeconds int64
+}
+
+// DefaultOptions are the options of All: 300 s tolerations, as in
+// Kubernetes.
+func DefaultOptions() Options {
+	return Options{NotReadyTolerationSeconds: DefaultTolerationSeconds, UnreachableTolerationSeconds: DefaultTolerationSeconds}
+}
+
 // All returns every resource Berth serves, in a stable order: the core group
-// first, then the named groups.
-func All() []*Resource {
+// first, then the named groups, with DefaultOptions.
+func All() []*Resource { return AllWith(DefaultOptions()) }
+
+// AllWith is All with the given options.
+func AllWith(opts Options) []*Resource {
 	return []*Resource{
 		namespaceResource(),
 		nodeResource(),
-		podResource(),
+		podResource(opts),
 		serviceResource(),
 		endpointsResource(),
 		eventResource(),
@@ -51,7 +71,8 @@ var (
 
 // validateMeta validates the metadata of a new object with the given name rule.
 func validateMeta(m *metav1.ObjectMeta, namespaced bool, nameFn apivalidation.ValidateNameFunc) field.ErrorList {
-	return apivalidation.ValidateObjectMeta(m, namespaced, nameFn, metaPath)
+	errs := apivalidation.ValidateObjectMeta(m, namespaced, nameFn, metaPath)
+	return append(errs, validateBerthAnnotations(m.Annotations, metaPath.Child("annotations"))...)
 }
 
 // validateMetaUpdate validates the metadata of an updated object. The
@@ -65,7 +86,8 @@ func validateMetaUpdate(newMeta, oldMeta *metav1.ObjectMeta) field.ErrorList {
 		}
 		newMeta = &m
 	}
-	return apivalidation.ValidateObjectMetaUpdate(newMeta, oldMeta, metaPath)
+	errs := apivalidation.ValidateObjectMetaUpdate(newMeta, oldMeta, metaPath)
+	return append(errs, validateBerthAnnotations(newMeta.Annotations, metaPath.Child("annotations"))...)
 }
 
 // immutable reports newVal as "field is immutable" when it differs from oldVal.

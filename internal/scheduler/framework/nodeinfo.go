@@ -181,6 +181,30 @@ func PodHostPorts(pod *corev1.Pod) []HostPort {
 	return out
 }
 
+// PodContainerPorts returns every container port of pod as the host port
+// it becomes when the pod shares its node's network (the host port where
+// one is set, else the container port).
+func PodContainerPorts(pod *corev1.Pod) []HostPort {
+	var out []HostPort
+	for i := range pod.Spec.Containers {
+		for _, p := range pod.Spec.Containers[i].Ports {
+			port := p.HostPort
+			if port <= 0 {
+				port = p.ContainerPort
+			}
+			if port <= 0 {
+				continue
+			}
+			proto := p.Protocol
+			if proto == "" {
+				proto = corev1.ProtocolTCP
+			}
+			out = append(out, HostPort{IP: p.HostIP, Protocol: proto, Port: port})
+		}
+	}
+	return out
+}
+
 // HasRequiredAntiAffinity reports whether pod has required pod anti-affinity terms.
 func HasRequiredAntiAffinity(pod *corev1.Pod) bool {
 	a := pod.Spec.Affinity

@@ -23,6 +23,9 @@ type Options struct {
 	// Kubelet, when set, runs a fake kubelet with this configuration
 	// until the test ends; its Client is set to the environment's.
 	Kubelet *fakekubelet.Config
+	// MetricsInterval is how often the server scrapes node agents'
+	// resource metrics (0: the server's default).
+	MetricsInterval time.Duration
 }
 
 // Env is a running test environment.
@@ -45,7 +48,7 @@ func Start(t *testing.T, opts Options) *Env {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	srv, err := server.Start(ctx, server.Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0", Logger: opts.Logger,
-		Controllers: opts.Controllers})
+		Controllers: opts.Controllers, MetricsInterval: opts.MetricsInterval})
 	if err != nil {
 		t.Fatalf("start server: %v", err)
 	}

@@ -26,6 +26,9 @@ type container struct {
 
 	// Guarded by Driver.mu:
 	rec containerRecord
+	// child says that this driver started the process, so it is a child
+	// of this process until the monitor reaps it.
+	child bool
 
 	// exited is closed once the exit is recorded, logDone once the output
 	// is all in the log (before exited).
@@ -151,7 +154,7 @@ func (d *Driver) CreateAndStart(ctx context.Context, spec runtime.ContainerSpec)
 	}
 	d.mu.Lock()
 	c.rec.Status.State, c.rec.Status.PID, c.rec.Status.StartedAt = runtime.StateRunning, p.pid, p.started
-	c.rec.StartTime, c.rec.CgroupPath = p.startTime, p.cgroup
+	c.rec.StartTime, c.rec.CgroupPath, c.child = p.startTime, p.cgroup, true
 	d.mu.Unlock()
 	d.persist(c)
 	d.nudge()

@@ -65,10 +65,16 @@ type Driver struct {
 	log *slog.Logger
 	// canMount: the driver may create mount namespaces (root).
 	canMount bool
+	// mountNS: with canMount, the driver makes containers' mount
+	// namespaces on a thread of its own rather than through the init
+	// binary.
+	mountNS bool
 
 	// stop is closed by Close; monitorDone when the monitor returned.
 	stop, monitorDone chan struct{}
-	closeOnce         sync.Once
+	// prepare tracks the network's background preparation.
+	prepare   sync.WaitGroup
+	closeOnce sync.Once
 	// wake nudges the monitor.
 	wake  chan struct{}
 	sigch chan os.Signal
@@ -126,12 +132,48 @@ func New(cfg Config) (*Driver, error) {
 		sandboxes:   map[string]*sandbox{},
 		containers:  map[string]*container{},
 	}
+	if d.canMount {
+		if err := probeMountNS(); err != nil {
+			d.log.Info("containers with mounts start through the init binary", "reason", err)
+		} else {
+			d.mountNS = true
+		}
+	}
 	if err := d.load(); err != nil {
 		return nil, err
 	}
 	signal.Notify(d.sigch, syscall.SIGCHLD)
 	go d.monitor()
+	if p, ok := cfg.Network.(preparer); ok {
+		d.prepare.Go(func() { d.prepareNetwork(p) })
+	}
 	return d, nil
+}
+
+// preparer is a Network that can do its one-time set-up ahead of the
+// first sandbox (network.CNI: plugin versions, the node's masquerade
+// rule).
+type preparer interface {
+	Prepare(ctx context.Context) error
+}
+
+// prepareNetwork runs the network's one-time set-up in the background, so
+// that the first pods do not wait for it; Close cancels it and waits for
+// it. A failure is only logged: the first Setup tries again and reports
+// it.
+func (d *Driver) prepareNetwork(p preparer) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-d.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	if err := p.Prepare(ctx); err != nil && !d.closed() {
+		d.log.Warn("preparing the pod network failed; the first pod's setup tries again", "err", err)
+	}
 }
 
 // Name returns "process".
@@ -144,6 +186,7 @@ func (d *Driver) Close() error {
 		signal.Stop(d.sigch)
 		close(d.stop)
 		<-d.monitorDone
+		d.prepare.Wait()
 	})
 	return nil
 }

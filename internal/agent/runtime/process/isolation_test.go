@@ -300,6 +300,26 @@ func TestMounts(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("mount namespaces need root")
 	}
+	// The agent makes the mount namespace itself where it can; the init
+	// binary is the fallback. Both must behave the same.
+	for _, mode := range []struct {
+		name    string
+		mountNS bool
+	}{{"agent thread", true}, {"init binary", false}} {
+		t.Run(mode.name, func(t *testing.T) {
+			d := newDriver(t, testConfig(t))
+			if mode.mountNS && !d.mountNS {
+				t.Fatal("as root the driver should make mount namespaces itself")
+			}
+			d.mountNS = mode.mountNS
+			testMounts(t, d)
+		})
+	}
+}
+
+// testMounts checks read-write and read-only bind mounts, exec into the
+// container, their privacy and a failing mount on d.
+func testMounts(t *testing.T, d *Driver) {
 	host := t.TempDir()
 	if err := os.WriteFile(filepath.Join(host, "hello.txt"), []byte("hi\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -312,7 +332,6 @@ func TestMounts(t *testing.T) {
 		{name: "read-write", want: "hi\nrw\n"},
 		{name: "read-only", readOnly: true, want: "hi\nro\n"},
 	}
-	d := newDriver(t, testConfig(t))
 	sb := sandboxFor(t, d, runtime.SandboxSpec{Name: "p"})
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -373,4 +392,65 @@ func TestMountsWithoutRoot(t *testing.T) {
 		t.Errorf("output %q", got)
 	}
 	_ = time.Second
+}
+
+// preparingNetwork is a fakeNetwork with a Prepare that reports its
+// calls and, with block, waits for its context to end.
+type preparingNetwork struct {
+	fakeNetwork
+	block    bool
+	called   chan struct{}
+	finished chan error
+}
+
+func (p *preparingNetwork) Prepare(ctx context.Context) error {
+	close(p.called)
+	var err error
+	if p.block {
+		<-ctx.Done()
+		err = ctx.Err()
+	}
+	p.finished <- err
+	return err
+}
+
+// TestNetworkPrepare checks that the driver prepares a network that can
+// be prepared in the background at its start, and that Close cancels and
+// waits for a preparation that is still running.
+func TestNetworkPrepare(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		block   bool
+		wantErr error
+	}{
+		{name: "prepared at start"},
+		{name: "cancelled by Close", block: true, wantErr: context.Canceled},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			nw := &preparingNetwork{block: tc.block, called: make(chan struct{}), finished: make(chan error, 1)}
+			cfg := testConfig(t)
+			cfg.Network = nw
+			d, err := New(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case <-nw.called:
+			case <-time.After(10 * time.Second):
+				t.Fatal("Prepare was not called")
+			}
+			if err := d.Close(); err != nil {
+				t.Fatal(err)
+			}
+			// Close returned: the preparation has ended.
+			select {
+			case err := <-nw.finished:
+				if !errors.Is(err, tc.wantErr) {
+					t.Errorf("Prepare returned %v, want %v", err, tc.wantErr)
+				}
+			default:
+				t.Fatal("Close returned before Prepare did")
+			}
+		})
+	}
 }

@@ -49,9 +49,9 @@ func (d *Driver) running() []*container {
 func (d *Driver) poll() {
 	for _, c := range d.running() {
 		d.mu.Lock()
-		pid, startTime := c.rec.Status.PID, c.rec.StartTime
+		pid, startTime, child := c.rec.Status.PID, c.rec.StartTime, c.child
 		d.mu.Unlock()
-		if exited, ex := probe(pid, startTime); exited {
+		if exited, ex := probe(pid, startTime, child); exited {
 			d.finish(c, ex)
 			continue
 		}

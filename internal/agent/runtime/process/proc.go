@@ -90,13 +90,20 @@ func fromWait(ws unix.WaitStatus) exitStatus {
 }
 
 // probe tells whether the process pid that started at startTime has
-// exited, reaping it when it is a child of this process. Other processes
-// are watched through /proc; a different start time means the PID was
-// reused, so the container's process is gone.
-func probe(pid int, startTime uint64) (bool, exitStatus) {
-	st, err := readStat(pid)
-	if err != nil || st.startTime != startTime {
-		return true, exitStatus{}
+// exited, reaping it when it is a child of this process. child says that
+// it is (the driver started it): a child's PID cannot be reused before it
+// is reaped here, so one wait4 tells, without reading /proc. Other
+// processes (adopted after an agent restart) are watched through /proc; a
+// different start time means the PID was reused, so the container's
+// process is gone (and the PID, possibly another child's now, must not be
+// waited for).
+func probe(pid int, startTime uint64, child bool) (bool, exitStatus) {
+	var st procStat
+	if !child {
+		var err error
+		if st, err = readStat(pid); err != nil || st.startTime != startTime {
+			return true, exitStatus{}
+		}
 	}
 	for {
 		var ws unix.WaitStatus
@@ -110,6 +117,13 @@ func probe(pid int, startTime uint64) (bool, exitStatus) {
 			return false, exitStatus{} // a running child
 		}
 		break // ECHILD: someone else's process
+	}
+	if child {
+		// Not waitable after all: watch it through /proc like the others.
+		var err error
+		if st, err = readStat(pid); err != nil || st.startTime != startTime {
+			return true, exitStatus{}
+		}
 	}
 	if st.state == 'Z' || st.state == 'X' {
 		return true, exitStatus{}

@@ -4,8 +4,11 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"syscall"
 	"testing"
+	"time"
 )
 
 func TestParseStat(t *testing.T) {
@@ -88,4 +91,57 @@ func TestLookPath(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestProbe(t *testing.T) {
+	cmd := exec.Command("sleep", "30")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pid := cmd.Process.Pid
+	st, err := readStat(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	init1, err := readStat(1)
+	if err != nil {
+		t.Skipf("cannot read PID 1: %v", err)
+	}
+	// Not children: watched through /proc, by start time.
+	for _, tc := range []struct {
+		name       string
+		pid        int
+		startTime  uint64
+		wantExited bool
+	}{
+		{"another process, running", 1, init1.startTime, false},
+		{"another process, PID reused", 1, init1.startTime + 1, true},
+		{"no such process", 1 << 30, 1, true},
+	} {
+		if exited, _ := probe(tc.pid, tc.startTime, false); exited != tc.wantExited {
+			t.Errorf("%s: probe = %v, want %v", tc.name, exited, tc.wantExited)
+		}
+	}
+	// A child: wait4 alone.
+	if exited, _ := probe(pid, st.startTime, true); exited {
+		t.Fatal("running child reported exited")
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		exited, ex := probe(pid, st.startTime, true)
+		if exited {
+			if !ex.known || ex.signal != syscall.SIGKILL || ex.code != 137 {
+				t.Errorf("exit status %+v, want SIGKILL (137)", ex)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("killed child never reported exited")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cmd.Process.Release()
 }

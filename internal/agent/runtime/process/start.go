@@ -99,9 +99,12 @@ type running struct {
 
 // run starts a process in its own process group, in the network
 // namespace netns ("" for the agent's) and the cgroup. With mounts (as
-// root) it starts the init binary in a new mount namespace, which sets up
-// the bind mounts and executes the command; the process then only runs
-// once it is in its cgroup.
+// root) the process starts in a new mount namespace with the bind mounts:
+// made by the agent itself on a thread of its own that enters the
+// namespaces and starts the process from there (the process inherits
+// them), or, where that thread cannot get a mount namespace, by the init
+// binary, which sets up the mounts and executes the command. Either way
+// the process only runs once it is in its cgroup.
 func (d *Driver) run(ctx context.Context, r runRequest) (running, error) {
 	env := r.env
 	if env == nil {
@@ -128,8 +131,12 @@ func (d *Driver) run(ctx context.Context, r runRequest) (running, error) {
 		}
 		cmd.WaitDelay = 2 * time.Second
 	}
-	useInit := len(r.mounts) > 0 && d.canMount
-	// Without mounts, a container with a cgroup starts behind a small
+	// Mounts need a mount namespace: made on the agent's starting thread
+	// (mountNS) or by the init binary, a start of the 150 MB berth binary
+	// that costs ~50 ms of CPU per container.
+	mountNS := len(r.mounts) > 0 && d.canMount && d.mountNS
+	useInit := len(r.mounts) > 0 && d.canMount && !d.mountNS
+	// Without the init, a container with a cgroup starts behind a small
 	// shell gate that waits on fd 3 until the process is in its cgroup,
 	// then execs the command (same PID): started directly, whatever it
 	// forked in its first instant (a shell's child) would escape the
@@ -171,18 +178,38 @@ func (d *Driver) run(ctx context.Context, r runRequest) (running, error) {
 		cmd.Path, cmd.Args = path, append(slices.Clone(d.cfg.InitBinary), initArgs...)
 		cmd.ExtraFiles = []*os.File{cfgR, statusW}
 		cmd.SysProcAttr.Cloneflags = unix.CLONE_NEWNS
-	} else {
+	}
+	// resolve finds the command (inside the mount namespace with mounts:
+	// it may be on a volume) and sets what to execute.
+	resolve := func() error {
 		path, err := lookPath(r.argv[0], env, r.dir)
 		if err != nil {
-			return running{}, err
+			return err
 		}
 		cmd.Path, cmd.Args, cmd.Dir = path, r.argv, r.dir
 		if gateW != nil {
 			cmd.Path = gateShell
 			cmd.Args = append([]string{gateShell, "-c", `read -r _ <&3; exec 3<&-; exec "$0" "$@"`, path}, r.argv[1:]...)
 		}
+		return nil
 	}
-	if err := inNetNS(r.netns, cmd.Start); err != nil {
+	var err error
+	switch {
+	case mountNS:
+		err = inContainerNS(r.netns, r.mounts, r.stderr, func() error {
+			if err := resolve(); err != nil {
+				return err
+			}
+			return cmd.Start()
+		})
+	case useInit:
+		err = inNetNS(r.netns, cmd.Start)
+	default:
+		if err = resolve(); err == nil {
+			err = inNetNS(r.netns, cmd.Start)
+		}
+	}
+	if err != nil {
 		return running{}, err
 	}
 	if useInit {
@@ -293,6 +320,78 @@ func inNetNS(netns string, start func() error) error {
 		}
 		goruntime.UnlockOSThread()
 		errc <- serr
+	}()
+	return <-errc
+}
+
+// inContainerNS calls start on an OS thread that entered the network
+// namespace netns ("" for the agent's) and a new mount namespace in which
+// every mount is private and the bind mounts are made, so that a process
+// started there inherits both. The thread is never unlocked: the runtime
+// ends it with the goroutine instead of reusing it in these namespaces.
+// The runtime makes no new thread from a locked one, and unshare moves
+// only this thread (with CLONE_NEWNS the kernel unshares its file system
+// information, cwd and root, too). A failure to set the namespaces up is
+// returned as a "container init" error and, as the init binary would,
+// written to report (the container's standard error, so its log says why)
+// when it is not nil.
+func inContainerNS(netns string, mounts []runtime.Mount, report io.Writer, start func() error) error {
+	var target *os.File
+	if netns != "" {
+		f, err := os.Open(netns)
+		if err != nil {
+			return fmt.Errorf("open network namespace: %w", err)
+		}
+		defer f.Close()
+		target = f
+	}
+	errc := make(chan error, 1)
+	go func() {
+		goruntime.LockOSThread()
+		// Never unlocked: see above.
+		if err := enterContainerNS(target, netns, mounts); err != nil {
+			if report != nil {
+				fmt.Fprintf(report, "berth container init: %s\n", err)
+			}
+			errc <- fmt.Errorf("container init: %w", err)
+			return
+		}
+		errc <- start()
+	}()
+	return <-errc
+}
+
+// enterContainerNS moves the calling thread into the network namespace
+// target (nil: stay) and a new mount namespace with the mounts.
+func enterContainerNS(target *os.File, netns string, mounts []runtime.Mount) error {
+	if target != nil {
+		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
+			return fmt.Errorf("enter network namespace %s: %w", netns, err)
+		}
+	}
+	if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
+		return fmt.Errorf("new mount namespace: %w", err)
+	}
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		return fmt.Errorf("make mounts private: %w", err)
+	}
+	for _, m := range mounts {
+		if err := bindMount(m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// probeMountNS checks that a thread of this process can get a mount
+// namespace of its own (inContainerNS), on a thread that then ends.
+func probeMountNS() error {
+	errc := make(chan error, 1)
+	go func() {
+		goruntime.LockOSThread()
+		// Never unlocked: after a successful unshare the thread is in a
+		// mount namespace of its own; the runtime ends it.
+		errc <- unix.Unshare(unix.CLONE_NEWNS)
 	}()
 	return <-errc
 }

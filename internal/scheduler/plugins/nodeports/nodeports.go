@@ -5,6 +5,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/berth-dev/berth/internal/nodeapi"
 	"github.com/berth-dev/berth/internal/scheduler/framework"
 )
 
@@ -25,7 +26,9 @@ var reasonsPortsTaken = []string{ReasonPortsTaken}
 // Plugin is the NodePorts filter: a pod does not fit a node where one of
 // its host ports is used by a pod with the same protocol and port and an
 // overlapping address ("" and 0.0.0.0 overlap every address, other
-// addresses only themselves).
+// addresses only themselves). On a node whose pods share the host network
+// (label nodeapi.LabelPodNetwork=host: an agent without root or CNI),
+// every container port is a host port.
 type Plugin struct{}
 
 var (
@@ -39,22 +42,23 @@ func New() *Plugin { return &Plugin{} }
 // Name returns Name.
 func (*Plugin) Name() string { return Name }
 
-// preFilterState is the pod's host ports; never modified after PreFilter.
+// preFilterState is the pod's host ports and container ports; never
+// modified after PreFilter.
 type preFilterState struct {
-	ports []framework.HostPort
+	ports, containerPorts []framework.HostPort
 }
 
 // Clone returns s: the state is immutable.
 func (s *preFilterState) Clone() framework.StateData { return s }
 
-// PreFilter collects the pod's host ports into state; it returns Skip (no
-// Filter) when the pod has none.
+// PreFilter collects the pod's host and container ports into state; it
+// returns Skip (no Filter) when the pod has none.
 func (*Plugin) PreFilter(_ context.Context, state *framework.CycleState, pod *corev1.Pod, _ []*framework.NodeInfo) *framework.Status {
-	ports := framework.PodHostPorts(pod)
-	if len(ports) == 0 {
+	ports, cports := framework.PodHostPorts(pod), framework.PodContainerPorts(pod)
+	if len(ports) == 0 && len(cports) == 0 {
 		return framework.NewStatus(framework.Skip)
 	}
-	state.Write(stateKey, &preFilterState{ports: ports})
+	state.Write(stateKey, &preFilterState{ports: ports, containerPorts: cports})
 	return nil
 }
 
@@ -70,15 +74,31 @@ func (*Plugin) Filter(_ context.Context, state *framework.CycleState, _ *corev1.
 	if !ok {
 		return framework.NewStatus(framework.Error, "NodePorts: pre-filter state has the wrong type")
 	}
-	for i := range s.ports {
-		want := &s.ports[i]
-		for j := range node.UsedPorts {
-			if conflicts(want, &node.UsedPorts[j]) {
+	if n := node.Node; n != nil && n.Labels[nodeapi.LabelPodNetwork] == nodeapi.PodNetworkHost {
+		for _, pi := range node.Pods {
+			used := framework.PodContainerPorts(pi.Pod)
+			if anyConflict(s.containerPorts, used) {
 				return framework.NewStatus(framework.Unschedulable, reasonsPortsTaken...)
 			}
 		}
+		return nil
+	}
+	if anyConflict(s.ports, node.UsedPorts) {
+		return framework.NewStatus(framework.Unschedulable, reasonsPortsTaken...)
 	}
 	return nil
+}
+
+// anyConflict reports whether a port of want conflicts with one of used.
+func anyConflict(want, used []framework.HostPort) bool {
+	for i := range want {
+		for j := range used {
+			if conflicts(&want[i], &used[j]) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // conflicts reports whether host ports a and b cannot both be bound.

@@ -8,6 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/berth-dev/berth/internal/nodeapi"
 	"github.com/berth-dev/berth/internal/scheduler/framework"
 )
 
@@ -31,14 +32,50 @@ func node(ports ...corev1.ContainerPort) *framework.NodeInfo {
 	return ni
 }
 
-func TestPreFilterSkipsPodsWithoutHostPorts(t *testing.T) {
-	for _, p := range []*corev1.Pod{
-		pod("none"),
-		pod("container-port-only", corev1.ContainerPort{ContainerPort: 80}),
-	} {
-		if st := New().PreFilter(context.Background(), framework.NewCycleState(), p, nil); !st.IsSkip() {
-			t.Errorf("%s: PreFilter code = %v, want Skip", p.Name, st.Code())
-		}
+func TestPreFilterSkipsPodsWithoutPorts(t *testing.T) {
+	if st := New().PreFilter(context.Background(), framework.NewCycleState(), pod("none"), nil); !st.IsSkip() {
+		t.Errorf("PreFilter code = %v, want Skip", st.Code())
+	}
+	// Container ports matter on nodes whose pods share the host network.
+	if st := New().PreFilter(context.Background(), framework.NewCycleState(), pod("cp", corev1.ContainerPort{ContainerPort: 80}), nil); !st.IsSuccess() {
+		t.Errorf("PreFilter code = %v for a pod with a container port, want Success", st.Code())
+	}
+}
+
+func TestContainerPortsAreHostPortsOnHostNetworkNodes(t *testing.T) {
+	const tcp, udp = corev1.ProtocolTCP, corev1.ProtocolUDP
+	cport := func(p int32, proto corev1.Protocol) corev1.ContainerPort {
+		return corev1.ContainerPort{ContainerPort: p, Protocol: proto}
+	}
+	tests := []struct {
+		name        string
+		hostNetwork bool
+		used, want  corev1.ContainerPort
+		conflict    bool
+	}{
+		{name: "same container port, host network", hostNetwork: true, used: cport(3000, tcp), want: cport(3000, tcp), conflict: true},
+		{name: "default protocol, host network", hostNetwork: true, used: cport(3000, ""), want: cport(3000, tcp), conflict: true},
+		{name: "other port, host network", hostNetwork: true, used: cport(3000, tcp), want: cport(3001, tcp)},
+		{name: "other protocol, host network", hostNetwork: true, used: cport(53, udp), want: cport(53, tcp)},
+		{name: "host port against container port, host network", hostNetwork: true, used: port("", tcp, 3000), want: cport(3000, tcp), conflict: true},
+		{name: "same container port, pod network", used: cport(3000, tcp), want: cport(3000, tcp)},
+	}
+	ctx := context.Background()
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			n := node(tc.used)
+			if tc.hostNetwork {
+				n.Node.Labels = map[string]string{nodeapi.LabelPodNetwork: nodeapi.PodNetworkHost}
+			}
+			p, pl, state := pod("new", tc.want), New(), framework.NewCycleState()
+			if st := pl.PreFilter(ctx, state, p, nil); !st.IsSuccess() {
+				t.Fatalf("PreFilter: %v", st.Code())
+			}
+			st := pl.Filter(ctx, state, p, n)
+			if got := st.Code() == framework.Unschedulable; got != tc.conflict {
+				t.Errorf("Filter: code %v, want conflict=%v", st.Code(), tc.conflict)
+			}
+		})
 	}
 }
 
