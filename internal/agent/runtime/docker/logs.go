@@ -55,32 +55,6 @@ func unixNano(t time.Time) string {
 	return fmt.Sprintf("%d.%09d", sec, frac)
 }
 
-// errLimit ends a Logs call that reached LimitBytes.
-var errLimit = errors.New("log limit reached")
-
-// limitWriter stops after n bytes (n <= 0: no limit).
-type limitWriter struct {
-	w io.Writer
-	n int64
-}
-
-// Write writes up to the limit, then fails with errLimit.
-func (l *limitWriter) Write(b []byte) (int, error) {
-	if l.n <= 0 {
-		return l.w.Write(b)
-	}
-	short := false
-	if int64(len(b)) > l.n {
-		b, short = b[:l.n], true
-	}
-	n, err := l.w.Write(b)
-	l.n -= int64(n)
-	if err == nil && (short || l.n == 0) {
-		err = errLimit
-	}
-	return n, err
-}
-
 // Logs writes the container's output (stdout and stderr merged in the
 // order it was logged) from the logs API. With Follow it streams until
 // the container has exited and everything is written (nil) or ctx is
@@ -103,10 +77,10 @@ func (d *Driver) Logs(ctx context.Context, id string, opts runtime.LogOptions, w
 		return d.apiError(err, "logs of container %s", id)
 	}
 	defer rc.Close()
-	lw := &limitWriter{w: w, n: opts.LimitBytes}
+	lw := runtime.LimitWriter(w, opts.LimitBytes)
 	_, err = stdcopy.StdCopy(lw, lw, rc)
 	switch {
-	case errors.Is(err, errLimit):
+	case errors.Is(err, runtime.ErrLogLimit):
 		return nil
 	case ctx.Err() != nil:
 		return d.closedOr(ctx.Err())

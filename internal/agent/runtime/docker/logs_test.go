@@ -68,7 +68,7 @@ func TestLimitWriter(t *testing.T) {
 		limit  int64
 		writes []string
 		want   string
-		hitAt  int // index of the write that reports errLimit (-1: none)
+		hitAt  int // index of the write that reports runtime.ErrLogLimit (-1: none)
 	}{
 		{name: "no limit", limit: 0, writes: []string{"abc", "def"}, want: "abcdef", hitAt: -1},
 		{name: "cut in a write", limit: 4, writes: []string{"abc", "def"}, want: "abcd", hitAt: 1},
@@ -77,10 +77,10 @@ func TestLimitWriter(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var b bytes.Buffer
-			w := &limitWriter{w: &b, n: tc.limit}
+			w := runtime.LimitWriter(&b, tc.limit)
 			hit := -1
 			for i, s := range tc.writes {
-				if _, err := w.Write([]byte(s)); errors.Is(err, errLimit) {
+				if _, err := w.Write([]byte(s)); errors.Is(err, runtime.ErrLogLimit) {
 					hit = i
 					break
 				}

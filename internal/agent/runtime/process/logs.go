@@ -360,32 +360,6 @@ func (r *lineReader) record(rec []byte, emit func(logLine) error) error {
 	return emit(logLine{t: t, text: text})
 }
 
-// errLimit ends a Logs call that reached LimitBytes.
-var errLimit = errors.New("log limit reached")
-
-// limitWriter stops after n bytes (n <= 0: no limit).
-type limitWriter struct {
-	w io.Writer
-	n int64
-}
-
-// Write writes up to the limit, then fails with errLimit.
-func (l *limitWriter) Write(b []byte) (int, error) {
-	if l.n <= 0 {
-		return l.w.Write(b)
-	}
-	short := false
-	if int64(len(b)) > l.n {
-		b, short = b[:l.n], true
-	}
-	n, err := l.w.Write(b)
-	l.n -= int64(n)
-	if err == nil && (short || l.n == 0) {
-		err = errLimit
-	}
-	return n, err
-}
-
 // Logs writes the container's output from its log files (the rotated one
 // first), one line per line written. With Follow it streams until the
 // container has exited and its output is all written (nil), ctx is done
@@ -395,8 +369,8 @@ func (d *Driver) Logs(ctx context.Context, id string, opts runtime.LogOptions, w
 	if err != nil {
 		return err
 	}
-	err = d.logs(ctx, c, opts, &limitWriter{w: w, n: opts.LimitBytes})
-	if errors.Is(err, errLimit) {
+	err = d.logs(ctx, c, opts, runtime.LimitWriter(w, opts.LimitBytes))
+	if errors.Is(err, runtime.ErrLogLimit) {
 		return nil
 	}
 	return err
@@ -433,7 +407,7 @@ func (d *Driver) logs(ctx context.Context, c *container, opts runtime.LogOptions
 		}
 		line = append(append(line, l.text...), '\n')
 		_, err := w.Write(line)
-		if err != nil && !errors.Is(err, errLimit) {
+		if err != nil && !errors.Is(err, runtime.ErrLogLimit) {
 			err = fmt.Errorf("process: write logs: %w", err)
 		}
 		return err
