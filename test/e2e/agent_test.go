@@ -27,6 +27,23 @@ func webappBinary(t *testing.T) string {
 	return bin
 }
 
+// rootWebapp skips the test unless it runs as root (pod networks and
+// cgroups), then builds the example app and kills its processes when the
+// test ends.
+func rootWebapp(t *testing.T) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("the agent's pod networks (CNI) and cgroups need root; CI runs this tier as root")
+	}
+	bin := webappBinary(t)
+	t.Cleanup(func() {
+		for _, pid := range pidsOf(bin) { // never leave the app running
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	})
+	return bin
+}
+
 // pidsOf lists the processes running exe.
 func pidsOf(exe string) []int {
 	var pids []int
@@ -47,15 +64,7 @@ func pidsOf(exe string) []int {
 // web app with the process driver: two replicas Running and Ready, each with
 // its own pod IP answering on port 3000; a killed container restarts.
 func TestAgentRunsTheWebApp(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("the agent's pod networks (CNI) and cgroups need root; CI runs this tier as root")
-	}
-	bin := webappBinary(t)
-	t.Cleanup(func() {
-		for _, pid := range pidsOf(bin) { // never leave the app running
-			_ = syscall.Kill(pid, syscall.SIGKILL)
-		}
-	})
+	bin := rootWebapp(t)
 	c := startClusterWith(t, true)
 	waitFor(t, 60*time.Second, "the local node Ready", func() bool {
 		out, err := c.kubectl("get", "nodes", "-o", `jsonpath={range .items[*]}{.status.conditions[?(@.type=="Ready")].status} {.spec.podCIDR}{"\n"}{end}`)
@@ -148,15 +157,7 @@ spec:
 // back-off, OOM kills, readiness taking a pod out of a Service's endpoints
 // and back, and an agent restart that keeps pods running.
 func TestAgentLifecycle(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("the agent's pod networks (CNI) and cgroups need root; CI runs this tier as root")
-	}
-	bin := webappBinary(t)
-	t.Cleanup(func() {
-		for _, pid := range pidsOf(bin) {
-			_ = syscall.Kill(pid, syscall.SIGKILL)
-		}
-	})
+	bin := rootWebapp(t)
 	c := startClusterWith(t, true)
 	waitFor(t, 60*time.Second, "the local node Ready", func() bool {
 		out, err := c.kubectl("get", "nodes", "-o", `jsonpath={.items[0].status.conditions[?(@.type=="Ready")].status}`)

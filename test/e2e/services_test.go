@@ -6,11 +6,9 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"sort"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -21,15 +19,7 @@ import (
 // affinity, ClusterIP, NodePort and LoadBalancer addresses, cluster DNS
 // from a pod, and a replica deleted under load without failed requests.
 func TestServices(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("ClusterIPs, pod networks and cluster DNS need root; CI runs this tier as root")
-	}
-	bin := webappBinary(t)
-	t.Cleanup(func() {
-		for _, pid := range pidsOf(bin) {
-			_ = syscall.Kill(pid, syscall.SIGKILL)
-		}
-	})
+	bin := rootWebapp(t) // also ClusterIPs and the cluster DNS need root
 	c := startClusterWith(t, true)
 	// Pods a, b, c (weights 1, 2, 3) form set=w; a, b and the slow s
 	// (200 ms per request) form set=p.
