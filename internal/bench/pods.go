@@ -82,7 +82,7 @@ func runPods(ctx context.Context, cfg PodsConfig) (res *PodsResult, err error) {
 		return nil, err
 	}
 	log := cfg.Logger
-	res = &PodsResult{Bench: "pods", Pods: cfg.Pods, Clients: min(cfg.Clients, cfg.Pods),
+	res = &PodsResult{Bench: "pods", Pods: cfg.Pods, Clients: min(cfg.Clients, cfg.Pods), Driver: driverOr(cfg.Driver),
 		TargetP99Ms: PodsTargetP99Ms, TargetAgentRSSMB: PodsTargetAgentRSSMB, Machine: thisMachine()}
 	proc, ready, cs, stop, err := startLeadingServer(ctx, cfg.Binary, log, "--cluster-cidr", cfg.ClusterCIDR)
 	if err != nil {
@@ -171,7 +171,7 @@ func startAgent(cfg PodsConfig, server *serverProc, log *slog.Logger) (*serverPr
 	}
 	args := []string{"agent", "--server", server.url, "--token-file", server.dir + "/node-token",
 		"--node-name", podsNodeName, "--agent-data-dir", dir, "--log-level", "warn",
-		"--cni-bridge", cfg.Bridge, "--agent-port", fmt.Sprint(port), "--driver=process"}
+		"--cni-bridge", cfg.Bridge, "--agent-port", fmt.Sprint(port), "--driver=" + driverOr(cfg.Driver)}
 	if cfg.Pods > 110 {
 		args = append(args, "--max-pods", fmt.Sprint(cfg.Pods))
 	}
@@ -259,6 +259,19 @@ func sleepPod(i int, runID string) *corev1.Pod {
 	}
 }
 
+// benchPod is pod i for the run's driver: sleepPod, or with the docker
+// driver a container of cfg.Image (local: IfNotPresent) running its own
+// entrypoint.
+func benchPod(cfg PodsConfig, i int, runID string) *corev1.Pod {
+	p := sleepPod(i, runID)
+	if cfg.Driver == "docker" {
+		c := &p.Spec.Containers[0]
+		c.Image, c.Command, c.ImagePullPolicy = cfg.Image, nil, corev1.PullIfNotPresent
+		c.Env = append(c.Env, corev1.EnvVar{Name: "PORT", Value: "3000"})
+	}
+	return p
+}
+
 // createPods creates the pods and waits until every one was seen Ready,
 // filling the latency fields of res and Root.
 func (r *podsRun) createPods(ctx context.Context, res *PodsResult) error {
@@ -271,7 +284,7 @@ func (r *podsRun) createPods(ctx context.Context, res *PodsResult) error {
 	r.created = true
 	ph, err := parallel(loadCtx, r.clients, n, func(ctx context.Context, i int, start time.Time) error {
 		sent[i] = start
-		_, err := api.Create(ctx, sleepPod(i, r.runID), metav1.CreateOptions{})
+		_, err := api.Create(ctx, benchPod(r.cfg, i, r.runID), metav1.CreateOptions{})
 		return err
 	})
 	if err != nil {
@@ -428,4 +441,12 @@ func (r *podsRun) deleteLeft(ctx context.Context) error {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// driverOr is the agent's --driver for the bench (process by default).
+func driverOr(d string) string {
+	if d == "" {
+		return "process"
+	}
+	return d
 }

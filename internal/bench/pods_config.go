@@ -61,6 +61,13 @@ type PodsConfig struct {
 	Bridge string
 	// AgentPort is the agent's --agent-port; a free port when zero.
 	AgentPort int
+	// Driver is the agent's --driver: "process" (default; pods run
+	// /bin/sleep) or "docker" (pods run Image, which must be on the node:
+	// imagePullPolicy IfNotPresent).
+	Driver string
+	// Image is the docker driver's pod image (its own entrypoint runs;
+	// PORT=3000 is set for the example app's image).
+	Image string
 	// Timeout bounds the time from the first create until every pod is
 	// Ready, and again from the first delete until every pod is gone.
 	Timeout time.Duration
@@ -86,6 +93,8 @@ func DefaultPodsConfig() PodsConfig {
 		IdleWait:    DefaultAgentIdleWait,
 		ClusterCIDR: DefaultPodsClusterCIDR,
 		Bridge:      DefaultPodsBridge,
+		Driver:      "process",
+		Image:       "my-web-app",
 	}
 }
 
@@ -103,6 +112,8 @@ func ParsePodsArgs(args []string, output io.Writer) (PodsConfig, error) {
 	fs.StringVar(&cfg.ClusterCIDR, "cluster-cidr", cfg.ClusterCIDR, "the spawned server's --cluster-cidr (keep it apart from other Berth clusters on this machine)")
 	fs.StringVar(&cfg.Bridge, "cni-bridge", cfg.Bridge, "the spawned agent's --cni-bridge (keep it apart from other Berth agents on this machine)")
 	fs.IntVar(&cfg.AgentPort, "agent-port", 0, "the spawned agent's --agent-port (0: a free port)")
+	fs.StringVar(&cfg.Driver, "driver", cfg.Driver, "the agent's runtime driver: process (pods run /bin/sleep) or docker (pods run --image)")
+	fs.StringVar(&cfg.Image, "image", cfg.Image, "with --driver docker: the pods' image, already on the node (e.g. built from examples/webapp)")
 	fs.BoolVar(&cfg.JSONOnly, "json-only", false, "print only the JSON line")
 	fs.StringVar(&cfg.PlotFile, "plot", "", "write a PNG chart of every pod's create → Ready latency, sorted, to `file`")
 	if err := parseBenchFlags(fs, args); err != nil {
@@ -123,6 +134,12 @@ func (c PodsConfig) Validate() error {
 	}
 	if c.Timeout <= 0 {
 		return fmt.Errorf("--timeout: %v is not positive", c.Timeout)
+	}
+	if c.Driver != "" && c.Driver != "process" && c.Driver != "docker" {
+		return fmt.Errorf("--driver %q: want process or docker", c.Driver)
+	}
+	if c.Driver == "docker" && c.Image == "" {
+		return fmt.Errorf("--image: required with --driver docker")
 	}
 	if c.IdleWait < 0 {
 		return fmt.Errorf("idle wait %v is negative", c.IdleWait)

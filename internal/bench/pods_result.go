@@ -21,6 +21,8 @@ type PodsResult struct {
 	// Clients is the number of goroutines that created (and deleted) the
 	// pods.
 	Clients int `json:"clients"`
+	// Driver is the agent's runtime driver (process or docker).
+	Driver string `json:"driver"`
 	// StartToReadyMs is the time from spawning `berth server` to /readyz 200.
 	StartToReadyMs float64 `json:"start_to_ready_ms"`
 	// AgentReadyMs is the time from spawning `berth agent` until its Node
