@@ -7,9 +7,9 @@ need_pkgs=()
 # an absolute path). The agent's tests need the CNI plugins (pod networks)
 # and iproute2; the docker driver's tests need Docker (docker.io: dockerd,
 # docker-init) and a static busybox to build their test image from (nothing
-# is pulled); later tiers (haproxy, wrk) add theirs here.
+# is pulled); the service-proxy bench's test needs wrk and haproxy.
 packages="/usr/lib/cni/bridge:containernetworking-plugins ip:iproute2 iptables:iptables"
-packages+=" dockerd:docker.io /usr/bin/docker-init:docker.io ${BERTH_TEST_PACKAGES:-}"
+packages+=" dockerd:docker.io /usr/bin/docker-init:docker.io wrk:wrk haproxy:haproxy ${BERTH_TEST_PACKAGES:-}"
 for entry in $packages; do
   bin="${entry%%:*}"; pkg="${entry##*:}"
   if [[ "$bin" == /* ]]; then
