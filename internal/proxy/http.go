@@ -35,8 +35,9 @@ func (f *Forwarder) HTTPHandler(port func() *Port, transport *http.Transport) ht
 			pr.SetXForwarded()
 			pr.Out.Host = pr.In.Host
 		},
-		Transport:     &balancingTransport{f: f, base: transport},
-		FlushInterval: -1,
+		Transport: &balancingTransport{f: f, base: transport},
+		// Default flushing: streamed answers (no Content-Length,
+		// text/event-stream) are flushed at once anyway.
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			code := http.StatusBadGateway
 			if errors.Is(err, lb.ErrNoEndpoints) {
