@@ -82,6 +82,36 @@ func createNodes(t *testing.T, cs kubernetes.Interface, nodes ...*corev1.Node) {
 	}
 }
 
+// waitSchedulerKnows blocks until the scheduler's cache has node (and so,
+// informers delivering in order, every node created before it): a pod
+// without requests pinned to it is bound, then deleted. Tests comparing
+// placements across nodes need all of them known before their pods come.
+func waitSchedulerKnows(t *testing.T, cs kubernetes.Interface, node, profile string) {
+	t.Helper()
+	ctx := context.Background()
+	name := "canary-" + node
+	p := newPod("default", name, profile, "0", func(p *corev1.Pod) {
+		p.Spec.NodeSelector = map[string]string{corev1.LabelHostname: node}
+	})
+	if _, err := cs.CoreV1().Pods("default").Create(ctx, p, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 20*time.Second, name+" bound", func() error {
+		got, err := cs.CoreV1().Pods("default").Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if got.Spec.NodeName != node {
+			return fmt.Errorf("not bound yet")
+		}
+		return nil
+	})
+	zero := int64(0)
+	if err := cs.CoreV1().Pods("default").Delete(ctx, name, metav1.DeleteOptions{GracePeriodSeconds: &zero}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // newPod is a bare pod for profile requesting cpu.
 func newPod(ns, name, profile, cpu string, mods ...func(*corev1.Pod)) *corev1.Pod {
 	p := &corev1.Pod{

@@ -94,6 +94,8 @@ func TestSpreadVsBinPack(t *testing.T) {
 		createNodes(t, cs, readyNode(fmt.Sprintf("s-%d", i), resources("4", "16Gi", "110"), group("s")),
 			readyNode(fmt.Sprintf("b-%d", i), resources("4", "16Gi", "110"), group("b")))
 	}
+	// Spread and bin-pack compare nodes: all of them must be known first.
+	waitSchedulerKnows(t, cs, "b-4", "spread")
 	w := watchBinds(t, cs)
 	for i := range 10 {
 		createPods(t, cs,
