@@ -15,6 +15,8 @@ import (
 	"github.com/berth-dev/berth/internal/controller"
 	"github.com/berth-dev/berth/internal/nodeapi"
 	"github.com/berth-dev/berth/internal/pki"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -98,6 +100,9 @@ type Agent struct {
 	svc *services
 	// pulls is the image pull back-off.
 	pulls pullBackoff
+	// metrics holds the agent's Prometheus metrics (served on the
+	// endpoint's /metrics, reached through the API server).
+	metrics *prometheus.Registry
 	// port is the endpoint's port (0: none) and certFP its certificate's
 	// fingerprint, published on the Node.
 	port   int
@@ -140,7 +145,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	a := &Agent{cfg: cfg, log: cfg.Logger.With("component", "agent", "node", cfg.NodeName), src: apiSource{cfg.Client},
 		state: map[string]*podState{}, views: map[string]podView{}, now: time.Now,
-		stats: &statsCollector{readNode: readHostUsage}}
+		stats: &statsCollector{readNode: readHostUsage}, metrics: prometheus.NewRegistry()}
 	a.ip = cfg.NodeIP
 	if a.ip == "" {
 		a.ip = nodeIP()
@@ -153,7 +158,8 @@ func Run(ctx context.Context, cfg Config) error {
 		if err != nil {
 			return fmt.Errorf("agent: %w", err)
 		}
-		if ep, err = endpoint.Listen(cfg.EndpointAddr, endpoint.Config{Backend: a, CAPEM: cfg.CAPEM, Certificate: cert, Logger: a.log}); err != nil {
+		if ep, err = endpoint.Listen(cfg.EndpointAddr, endpoint.Config{Backend: a, CAPEM: cfg.CAPEM, Certificate: cert, Logger: a.log,
+			Metrics: promhttp.HandlerFor(a.metrics, promhttp.HandlerOpts{})}); err != nil {
 			return fmt.Errorf("agent: %w", err)
 		}
 		a.port, a.certFP = ep.Port(), nodeapi.CertFingerprint(cert.Certificate[0])

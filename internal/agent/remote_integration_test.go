@@ -201,6 +201,24 @@ func TestLogsExecAndMetricsThroughTheAPIServer(t *testing.T) {
 			t.Errorf("metrics of an absent pod: %v", err)
 		}
 	})
+	t.Run("node proxy", func(t *testing.T) {
+		raw := func(path string) (string, error) {
+			b, err := cs.CoreV1().RESTClient().Get().AbsPath("/api/v1/nodes", node, "proxy", path).DoRaw(ctx)
+			return string(b), err
+		}
+		if out, err := raw("healthz"); err != nil || out != "ok" {
+			t.Errorf("nodes/%s/proxy/healthz: %q %v", node, out, err)
+		}
+		if out, err := raw("metrics/resource"); err != nil || !strings.Contains(out, `"node"`) {
+			t.Errorf("nodes/%s/proxy/metrics/resource: %q %v", node, out, err)
+		}
+		if _, err := raw("metrics"); err != nil {
+			t.Errorf("nodes/%s/proxy/metrics: %v", node, err)
+		}
+		if _, err := raw("containerLogs/default/web/main"); !apierrors.IsNotFound(err) {
+			t.Errorf("a path outside the allowed ones: %v, want NotFound", err)
+		}
+	})
 	t.Run("pinned certificate", func(t *testing.T) {
 		// A node whose published fingerprint is not its agent's: the API
 		// server refuses to talk to the impostor.

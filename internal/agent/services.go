@@ -15,7 +15,6 @@ import (
 	"github.com/berth-dev/berth/internal/agent/runtime"
 	"github.com/berth-dev/berth/internal/dns"
 	"github.com/berth-dev/berth/internal/proxy"
-	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/informers"
 )
@@ -36,8 +35,6 @@ type ServicesConfig struct {
 	AddressLabel string
 	// Domain is the cluster domain (default cluster.local).
 	Domain string
-	// Metrics registers the proxy's metrics (nil: not registered).
-	Metrics prometheus.Registerer
 }
 
 // services is the running proxy and DNS.
@@ -62,10 +59,8 @@ func (a *Agent) startServices(ctx context.Context, wg *sync.WaitGroup, sc *Servi
 		}
 	}
 	m := proxy.NewMetrics()
-	if sc.Metrics != nil {
-		if err := m.Register(sc.Metrics); err != nil {
-			return fmt.Errorf("agent: proxy metrics: %w", err)
-		}
+	if err := m.Register(a.metrics); err != nil {
+		return fmt.Errorf("agent: proxy metrics: %w", err)
 	}
 	cfg := proxy.Config{Informers: factory, NodeIPs: nodeIPs, Metrics: m, Recorder: a.recorder, Logger: a.log,
 		Local: map[string]bool{dnsService: true}}

@@ -130,6 +130,8 @@ func subresourceKind(res *registry.Resource, sub string) (group, version, kind s
 		return "", "v1", "Pod", []string{"get"}
 	case "exec":
 		return "", "v1", "PodExecOptions", []string{"create", "get"}
+	case "proxy":
+		return "", "v1", "NodeProxyOptions", []string{"get"}
 	}
 	return res.GroupVersion.Group, res.GroupVersion.Version, res.Kind, []string{"get", "patch", "update"}
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"slices"
 	"strconv"
 	"time"
 
@@ -228,5 +229,49 @@ func (s *Server) serveExec(q *request) error {
 	if proxyErr != nil && q.r.Context().Err() == nil {
 		return agentUnavailable(t.pod, t.agent, proxyErr)
 	}
+	return nil
+}
+
+// serveNodeProxy answers GET nodes/<name>/proxy/<path> for the agent paths
+// nodeapi.ProxyPaths (the agent's Prometheus metrics, its resource
+// metrics document, its health), streaming the agent's answer.
+func (s *Server) serveNodeProxy(q *request) error {
+	if q.verb != "get" {
+		return apierrors.NewMethodNotSupported(q.gr(), q.r.Method)
+	}
+	if !slices.Contains(nodeapi.ProxyPaths, q.subpath) {
+		return apierrors.NewNotFound(schema.GroupResource{Resource: "nodes/proxy"}, q.name+q.subpath)
+	}
+	if s.cfg.AgentTLS == nil {
+		return apierrors.NewServiceUnavailable("this server has no credentials for node agents")
+	}
+	obj, _, err := s.getObject(q.r.Context(), q.res, "", q.name)
+	if err != nil {
+		return err
+	}
+	node := obj.(*corev1.Node)
+	u, err := agentURL(node)
+	if err != nil {
+		return apierrors.NewBadRequest(err.Error())
+	}
+	rt, err := s.transportFor(node)
+	if err != nil {
+		return apierrors.NewBadRequest(err.Error())
+	}
+	u.Path = q.subpath
+	req, err := http.NewRequestWithContext(q.r.Context(), http.MethodGet, u.String(), nil)
+	if err != nil {
+		return apierrors.NewInternalError(err)
+	}
+	resp, err := (&http.Client{Transport: rt}).Do(req)
+	if err != nil {
+		return apierrors.NewInternalError(fmt.Errorf("the agent of node %s at %s did not answer: %w", node.Name, u.Host, err))
+	}
+	defer resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); ct != "" {
+		q.w.Header().Set("Content-Type", ct)
+	}
+	q.w.WriteHeader(resp.StatusCode)
+	_, _ = io.Copy(q.w, resp.Body)
 	return nil
 }

@@ -18,6 +18,7 @@ type request struct {
 	namespace string
 	name      string
 	sub       string // subresource: status, scale, binding
+	subpath   string // the path after nodes/<name>/proxy
 	w         http.ResponseWriter
 	r         *http.Request
 }
@@ -63,6 +64,9 @@ func (s *Server) parseRequest(w http.ResponseWriter, r *http.Request) (*request,
 	}
 	if len(parts) > 2 {
 		q.sub = parts[2]
+	}
+	if q.sub == "proxy" && len(parts) > 3 {
+		q.subpath, parts = "/"+strings.Join(parts[3:], "/"), parts[:3]
 	}
 	if len(parts) > 3 || (q.sub != "" && !contains(res.Subresources, q.sub)) {
 		return nil, true, apierrors.NewNotFound(q.gr(), q.name)
@@ -188,6 +192,8 @@ func (s *Server) dispatch(q *request) error {
 		return s.serveLog(q)
 	case "exec":
 		return s.serveExec(q)
+	case "proxy":
+		return s.serveNodeProxy(q)
 	}
 	switch q.verb {
 	case "get":

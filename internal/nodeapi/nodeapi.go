@@ -48,7 +48,14 @@ const (
 	ResourceMetricsPath = "/metrics/resource"
 	// HealthzPath answers "ok".
 	HealthzPath = "/healthz"
+	// MetricsPath answers the agent's Prometheus metrics (text format).
+	MetricsPath = "/metrics"
 )
+
+// ProxyPaths are the agent paths the API server's nodes/<name>/proxy/
+// subresource forwards to (GET only), as kube-apiserver forwards to the
+// kubelet: monitoring reaches the agents' metrics through the API server.
+var ProxyPaths = []string{MetricsPath, ResourceMetricsPath, HealthzPath}
 
 // ContainerPath is prefix + namespace/pod/container, each escaped.
 func ContainerPath(prefix, namespace, pod, container string) string {

@@ -188,6 +188,13 @@ spec:
 			t.Errorf("getent hosts w-rr (search path): %v %q", err, out)
 		}
 	})
+	t.Run("proxy metrics through the API server", func(t *testing.T) {
+		node := strings.TrimPrefix(strings.TrimSpace(c.mustKubectl("get", "nodes", "-o", "name")), "node/")
+		out := c.mustKubectl("get", "--raw", "/api/v1/nodes/"+node+"/proxy/metrics")
+		if !strings.Contains(out, `berth_proxy_requests_total{code="200"`) || !strings.Contains(out, `service="default/w-rr:http"`) {
+			t.Errorf("agent metrics lack the requests of w-rr:\n%.2000s", out)
+		}
+	})
 	t.Run("replica deleted under load", func(t *testing.T) {
 		url := "http://" + ip("w-rr") + "/"
 		ctx, cancel := context.WithCancel(context.Background())

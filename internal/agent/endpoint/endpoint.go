@@ -45,6 +45,9 @@ type Config struct {
 	CAPEM []byte
 	// Certificate is the serving certificate (e.g. pki.SelfSigned).
 	Certificate tls.Certificate
+	// Metrics, when set, answers nodeapi.MetricsPath (the agent's
+	// Prometheus metrics, e.g. the service proxy's).
+	Metrics http.Handler
 	// Logger receives what the endpoint logs (default slog.Default()).
 	Logger *slog.Logger
 }
@@ -119,6 +122,9 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc(nodeapi.ResourceMetricsPath, s.serveMetrics)
 	mux.HandleFunc(nodeapi.ContainerLogsPrefix, s.serveLogs)
 	mux.HandleFunc(nodeapi.ExecPrefix, s.serveExec)
+	if s.cfg.Metrics != nil {
+		mux.Handle(nodeapi.MetricsPath, s.cfg.Metrics)
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 || r.TLS.PeerCertificates[0].Subject.CommonName != pki.AgentClientName {
 			writeStatus(w, apierrors.NewForbidden(nodeGR, r.URL.Path, errors.New("only the API server may call the agent")))

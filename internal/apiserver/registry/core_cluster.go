@@ -95,7 +95,7 @@ func validateNamespaceBody(ns *corev1.Namespace) field.ErrorList {
 func nodeResource() *Resource {
 	return &Resource{
 		GroupVersion: coreV1, Resource: "nodes", Singular: "node", Kind: "Node",
-		ShortNames: []string{"no"}, Subresources: []string{"status"},
+		ShortNames: []string{"no"}, Subresources: []string{"status", "proxy"},
 		New:     func() runtime.Object { return &corev1.Node{} },
 		NewList: func() runtime.Object { return &corev1.NodeList{} },
 		Strategy: Strategy{
