@@ -135,7 +135,7 @@ func (r *PodsResult) summarize() {
 
 // writeTable prints the human-readable summary.
 func (r *PodsResult) writeTable(w io.Writer) {
-	writeMachine(w, "pods", r.Machine, "spawned, with one spawned agent (process driver)")
+	writeMachine(w, "pods", r.Machine, "spawned, with one spawned agent ("+driverOr(r.Driver)+" driver)")
 	network := "each in a network namespace of its own"
 	if !r.Root {
 		network = "in the host network"
@@ -143,7 +143,11 @@ func (r *PodsResult) writeTable(w io.Writer) {
 			network += " (" + r.HostNetworkReason + ")"
 		}
 	}
-	fmt.Fprintf(w, "load: %d bare pods running /bin/sleep 3600 (cpu 1m, memory 1Mi), created by %d clients, %s\n", r.Pods, r.Clients, network)
+	what := "/bin/sleep 3600"
+	if r.Driver == "docker" {
+		what = "a local image's entrypoint (pull policy IfNotPresent)"
+	}
+	fmt.Fprintf(w, "load: %d bare pods running %s (cpu 1m, memory 1Mi), created by %d clients, %s\n", r.Pods, what, r.Clients, network)
 	writeCPU(w, "from first create to all deleted", r.CPUSeconds.CPUSeconds, r.OtherCPUPct)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "  server start → ready\t%.0f ms\n", r.StartToReadyMs)
