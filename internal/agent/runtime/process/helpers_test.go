@@ -1,11 +1,8 @@
 package process
 
 import (
-	"bytes"
 	"context"
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/berth-dev/berth/internal/agent/runtime"
 	"github.com/berth-dev/berth/internal/agent/runtime/runtimetest"
@@ -43,37 +40,17 @@ func sh(t *testing.T, d *Driver, sb runtime.Sandbox, name, script string, mod fu
 // wait waits for the container's exit.
 func wait(t *testing.T, d *Driver, id string) runtime.ContainerStatus {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	defer cancel()
-	st, err := d.Wait(ctx, id)
-	if err != nil {
-		t.Fatalf("Wait: %v", err)
-	}
-	return st
+	return runtimetest.Wait(t, d, id)
 }
 
 // logs returns the container's whole log.
 func logs(t *testing.T, d *Driver, id string) string {
 	t.Helper()
-	var b bytes.Buffer
-	if err := d.Logs(t.Context(), id, runtime.LogOptions{TailLines: -1}, &b); err != nil {
-		t.Fatalf("Logs: %v", err)
-	}
-	return b.String()
+	return runtimetest.Logs(t, d, id, runtimetest.AllLogs)
 }
 
 // waitLogs waits until the container's log holds want.
 func waitLogs(t *testing.T, d *Driver, id, want string) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		out := logs(t, d, id)
-		if strings.Contains(out, want) {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("log never held %q: %q", want, out)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	runtimetest.WaitLogs(t, d, id, want)
 }

@@ -166,10 +166,7 @@ func (h *harness) start(t *testing.T, sb runtime.Sandbox, name string, b Behavio
 // wait waits for the container to exit.
 func (h *harness) wait(t *testing.T, id string) runtime.ContainerStatus {
 	t.Helper()
-	st, err := h.d.Wait(ctx(t), id)
-	if err != nil {
-		t.Fatalf("Wait %s: %v", id, err)
-	}
+	st := Wait(t, h.d, id)
 	if st.State != runtime.StateExited {
 		t.Fatalf("Wait %s: state %q, want exited", id, st.State)
 	}
@@ -177,32 +174,18 @@ func (h *harness) wait(t *testing.T, id string) runtime.ContainerStatus {
 }
 
 // all selects the whole log.
-var all = runtime.LogOptions{TailLines: -1}
+var all = AllLogs
 
 // logs reads the container's logs.
 func (h *harness) logs(t *testing.T, id string, opts runtime.LogOptions) string {
 	t.Helper()
-	var b bytes.Buffer
-	if err := h.d.Logs(ctx(t), id, opts, &b); err != nil {
-		t.Fatalf("Logs %s %+v: %v", id, opts, err)
-	}
-	return b.String()
+	return Logs(t, h.d, id, opts)
 }
 
 // waitOutput waits until the container's logs hold want.
 func (h *harness) waitOutput(t *testing.T, id, want string) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		out := h.logs(t, id, all)
-		if strings.Contains(out, want) {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("container %s never wrote %q; logs:\n%s", id, want, out)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	WaitLogs(t, h.d, id, want)
 }
 
 // lines splits output into lines (without the final empty one).
