@@ -112,6 +112,51 @@ func waitSchedulerKnows(t *testing.T, cs kubernetes.Interface, node, profile str
 	}
 }
 
+// waitSchedulerSeesNoRoom blocks until the scheduler finds no node for a
+// pod of profile (e.g. after a test cordoned its only node): canary pods
+// are created until one is reported unschedulable (one that is still bound,
+// before the scheduler saw the cordon, is deleted and replaced), then the
+// last is deleted. Without it the scheduler may still bind a test's first
+// pod to a node whose cordon it has not seen yet.
+func waitSchedulerSeesNoRoom(t *testing.T, cs kubernetes.Interface, profile string) {
+	t.Helper()
+	ctx := context.Background()
+	zero := int64(0)
+	attempt := 0
+	name := ""
+	create := func() {
+		attempt++
+		name = fmt.Sprintf("canary-%s-%d", profile, attempt)
+		if _, err := cs.CoreV1().Pods("default").Create(ctx, newPod("default", name, profile, "0"), metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	create()
+	testenv.Eventually(t, 20*time.Second, "a canary pod of "+profile+" unschedulable", func() error {
+		got, err := cs.CoreV1().Pods("default").Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if got.Spec.NodeName != "" {
+			// Bound before the scheduler saw the cordon: try again.
+			if err := cs.CoreV1().Pods("default").Delete(ctx, name, metav1.DeleteOptions{GracePeriodSeconds: &zero}); err != nil {
+				return err
+			}
+			create()
+			return fmt.Errorf("bound to %s: the scheduler had not seen the cordon yet", got.Spec.NodeName)
+		}
+		for _, c := range got.Status.Conditions {
+			if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse {
+				return nil
+			}
+		}
+		return fmt.Errorf("not tried yet")
+	})
+	if err := cs.CoreV1().Pods("default").Delete(ctx, name, metav1.DeleteOptions{GracePeriodSeconds: &zero}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // newPod is a bare pod for profile requesting cpu.
 func newPod(ns, name, profile, cpu string, mods ...func(*corev1.Pod)) *corev1.Pod {
 	p := &corev1.Pod{

@@ -146,6 +146,7 @@ func TestFCFSvsSJF(t *testing.T) {
 	durations := []time.Duration{3 * time.Second, 2 * time.Second, time.Second, 500 * time.Millisecond} // creation order
 	run := func(profile string) (order []int, mean time.Duration) {
 		setUnschedulable(t, cs, "slot", true)
+		waitSchedulerSeesNoRoom(t, cs, profile)
 		one := int32(1)
 		for i, d := range durations {
 			j := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: fmt.Sprintf("%s-%d", profile, i)},

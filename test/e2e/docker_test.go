@@ -144,6 +144,31 @@ func TestDockerSeedFlow(t *testing.T) {
 			return err == nil && out == "1 true"
 		})
 	})
+	t.Run("agent restart re-adopts the containers", func(t *testing.T) {
+		ids := func() string {
+			out, err := c.kubectl("get", "pods", "-l", "app=my-web-app", "-o", `jsonpath={range .items[*]}{.status.containerStatuses[0].containerID} {.status.containerStatuses[0].restartCount}{"\n"}{end}`)
+			if err != nil {
+				t.Fatalf("kubectl get pods: %v\n%s", err, out)
+			}
+			return out
+		}
+		before, n := ids(), len(containers())
+		c.restart()
+		waitFor(t, 60*time.Second, "the node Ready again", func() bool {
+			out, err := c.kubectl("get", "node", node, "-o", `jsonpath={.status.conditions[?(@.type=="Ready")].status}`)
+			return err == nil && out == "True"
+		})
+		waitFor(t, 30*time.Second, "both replicas Ready", func() bool {
+			out, err := c.kubectl("get", "pods", "-l", "app=my-web-app", "-o", `jsonpath={range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{end}`)
+			return err == nil && out == "TrueTrue"
+		})
+		if after := ids(); after != before {
+			t.Errorf("containers after the agent's restart:\n%s\nbefore:\n%s", after, before)
+		}
+		if m := len(containers()); m != n {
+			t.Errorf("%d app containers after the restart, %d before", m, n)
+		}
+	})
 	t.Run("limits", func(t *testing.T) {
 		c.mustKubectl("apply", "-f", c.writeManifest(t, "limits.yaml", `apiVersion: v1
 kind: Pod
