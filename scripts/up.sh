@@ -21,6 +21,12 @@ mkdir -p "$data"
 docker_cli=/usr/bin/docker
 [ -x "$docker_cli" ] || docker_cli=docker
 if "$docker_cli" version >/dev/null 2>&1; then
+  # A process-driver bridge left by an earlier run holds the podCIDR's
+  # first address, which the docker driver's network needs: remove it when
+  # no pod is attached to it.
+  if [ "$(id -u)" = 0 ] && [ -d /sys/class/net/berth0/brif ] && [ -z "$(ls /sys/class/net/berth0/brif)" ]; then
+    ip link del berth0 && echo "removed the unused bridge berth0 of an earlier process-driver run"
+  fi
   ctx="$PWD/tmp/webapp-image"
   mkdir -p "$ctx"
   CGO_ENABLED=0 go build -o "$ctx/webapp" ./examples/webapp
