@@ -218,9 +218,10 @@ func inNetNS(path string, fn func() error) error {
 	return <-errc
 }
 
-// startEcho listens on ip inside the namespace and echoes every
-// connection; the test's cleanup stops it.
-func startEcho(t *testing.T, netns, ip string) string {
+// serveInNetNS listens on ip inside the namespace and calls handle for
+// every connection (in a goroutine of its own; handle closes it); the
+// test's cleanup stops it. It returns the listening address.
+func serveInNetNS(t *testing.T, netns, ip string, handle func(net.Conn)) string {
 	t.Helper()
 	var ln net.Listener
 	if err := inNetNS(netns, func() error {
@@ -237,11 +238,7 @@ func startEcho(t *testing.T, netns, ip string) string {
 			if err != nil {
 				return
 			}
-			wg.Go(func() {
-				defer conn.Close()
-				_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
-				_, _ = io.Copy(conn, conn)
-			})
+			wg.Go(func() { handle(conn) })
 		}
 	})
 	t.Cleanup(func() {
@@ -249,6 +246,17 @@ func startEcho(t *testing.T, netns, ip string) string {
 		wg.Wait()
 	})
 	return ln.Addr().String()
+}
+
+// startEcho listens on ip inside the namespace and echoes every
+// connection; the test's cleanup stops it.
+func startEcho(t *testing.T, netns, ip string) string {
+	t.Helper()
+	return serveInNetNS(t, netns, ip, func(conn net.Conn) {
+		defer conn.Close()
+		_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+		_, _ = io.Copy(conn, conn)
+	})
 }
 
 // echo dials addr, sends a line and checks it comes back.
@@ -366,31 +374,11 @@ func masqRules(t testing.TB, bridge string) string {
 // connection with the address it came from; the test's cleanup stops it.
 func startWhoami(t *testing.T, netns, ip string) string {
 	t.Helper()
-	var ln net.Listener
-	if err := inNetNS(netns, func() error {
-		var err error
-		ln, err = net.Listen("tcp", net.JoinHostPort(ip, "0"))
-		return err
-	}); err != nil {
-		t.Fatalf("listen in %s: %v", netns, err)
-	}
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		for {
-			conn, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			host, _, _ := net.SplitHostPort(conn.RemoteAddr().String())
-			_, _ = conn.Write([]byte(host))
-			_ = conn.Close()
-		}
+	return serveInNetNS(t, netns, ip, func(conn net.Conn) {
+		host, _, _ := net.SplitHostPort(conn.RemoteAddr().String())
+		_, _ = conn.Write([]byte(host))
+		_ = conn.Close()
 	})
-	t.Cleanup(func() {
-		_ = ln.Close()
-		wg.Wait()
-	})
-	return ln.Addr().String()
 }
 
 // whoami dials a startWhoami server and returns the source address it saw.
