@@ -3,6 +3,7 @@ package bench
 import (
 	"errors"
 	"fmt"
+	"github.com/berth-dev/berth/internal/plot"
 	"image"
 	"image/color"
 	"math"
@@ -24,7 +25,7 @@ func WriteControllersPlot(file string, res *ControllersResult) error {
 	if err != nil {
 		return err
 	}
-	return writePNG(file, img)
+	return plot.WritePNG(file, img)
 }
 
 func renderControllersPlot(res *ControllersResult) (*image.RGBA, error) {
@@ -32,26 +33,26 @@ func renderControllersPlot(res *ControllersResult) (*image.RGBA, error) {
 		return nil, errors.New("bench: plot: fewer than two progress samples")
 	}
 	xMax := max(res.Samples[len(res.Samples)-1].Seconds, res.DeploymentsSyncedS, res.AllPodsCreatedS)
-	xStep := niceStep(xMax, 10)
+	xStep := plot.NiceStep(xMax, 10)
 	xMax = math.Ceil(xMax/xStep) * xStep
-	yStep := niceStep(float64(res.Pods), 8)
+	yStep := plot.NiceStep(float64(res.Pods), 8)
 	yMax := math.Ceil(float64(res.Pods)*1.05/yStep) * yStep
 
-	img := newPlotImage()
-	x0, x1, y0, y1 := marginL, plotW-marginR, marginT, plotH-marginB
+	img := plot.NewImage()
+	x0, x1, y0, y1 := plot.MarginL, plot.W-plot.MarginR, plot.MarginT, plot.H-plot.MarginB
 	px := func(s float64) int { return x0 + int(math.Round(s/xMax*float64(x1-x0))) }
 	py := func(v float64) int { return y1 - int(math.Round(v/yMax*float64(y1-y0))) }
 
 	m := res.Machine
-	drawHeading(img, fmt.Sprintf("Berth workload controllers: %d Deployments x %d replicas created at once", res.Deployments, res.Replicas),
+	plot.Heading(img, fmt.Sprintf("Berth workload controllers: %d Deployments x %d replicas created at once", res.Deployments, res.Replicas),
 		fmt.Sprintf("%d CPUs, %s, %s. %d pods in %.1f s = %.0f pods/s (target %g/s). Server RSS %.0f MiB, peak %.0f MiB.",
 			m.CPUs, m.Go, m.OS, res.Pods, res.AllPodsCreatedS, res.PodsPerS, res.Targets.PodsPerS, res.RSSMB, res.PeakRSSMB))
-	drawLineLegend(img, []legendEntry{{plotCreated, "pods created (sum of ReplicaSet status.replicas)"},
-		{plotRequested, "pods requested (Deployments created x replicas)"}, {plotTarget, fmt.Sprintf("target %g pods/s", res.Targets.PodsPerS)}})
+	plot.LineLegend(img, []plot.LegendEntry{{C: plotCreated, Label: "pods created (sum of ReplicaSet status.replicas)"},
+		{C: plotRequested, Label: "pods requested (Deployments created x replicas)"}, {C: plot.Target, Label: fmt.Sprintf("target %g pods/s", res.Targets.PodsPerS)}})
 
-	drawValueGrid(img, x0, x1, yMax, yStep, py)
+	plot.ValueGrid(img, x0, x1, yMax, yStep, py)
 	drawSecondsAxis(img, xMax, xStep, px, [2]int{y0, y1})
-	drawText(img, 10, y0-24, "pods", 2, plotInk)
+	plot.Text(img, 10, y0-24, "pods", 2, plot.Ink)
 
 	for i, mk := range []struct {
 		s     float64
@@ -61,62 +62,28 @@ func renderControllersPlot(res *ControllersResult) (*image.RGBA, error) {
 			continue
 		}
 		for y := y0; y < y1; y += 10 {
-			fillRect(img, px(mk.s), y, 1, min(5, y1-y), plotMarker)
+			plot.FillRect(img, px(mk.s), y, 1, min(5, y1-y), plotMarker)
 		}
 		tx := px(mk.s) + 6
-		if w := textWidth(mk.label, 1); tx+w > x1 {
+		if w := plot.TextWidth(mk.label, 1); tx+w > x1 {
 			tx = px(mk.s) - 6 - w // no room on the right: label on the left
 		}
-		drawText(img, tx, y0+6+i*14, mk.label, 1, plotMarker)
+		plot.Text(img, tx, y0+6+i*14, mk.label, 1, plotMarker)
 	}
 	if t := res.Targets.PodsPerS; t > 0 {
 		end := min(xMax, float64(res.Pods)/t)
-		drawLine(img, px(0), py(0), px(end), py(end*t), 2, 10, plotTarget)
+		plot.Line(img, px(0), py(0), px(end), py(end*t), 2, 10, plot.Target)
 	}
 	for i := 1; i < len(res.Samples); i++ {
 		a, b := res.Samples[i-1], res.Samples[i]
 		// Requested is a step: it changes only when a create returns.
-		drawLine(img, px(a.Seconds), py(float64(a.Requested)), px(b.Seconds), py(float64(a.Requested)), 2, 0, plotRequested)
-		drawLine(img, px(b.Seconds), py(float64(a.Requested)), px(b.Seconds), py(float64(b.Requested)), 2, 0, plotRequested)
+		plot.Line(img, px(a.Seconds), py(float64(a.Requested)), px(b.Seconds), py(float64(a.Requested)), 2, 0, plotRequested)
+		plot.Line(img, px(b.Seconds), py(float64(a.Requested)), px(b.Seconds), py(float64(b.Requested)), 2, 0, plotRequested)
 	}
 	for i := 1; i < len(res.Samples); i++ {
 		a, b := res.Samples[i-1], res.Samples[i]
-		drawLine(img, px(a.Seconds), py(float64(a.Created)), px(b.Seconds), py(float64(b.Created)), 3, 0, plotCreated)
+		plot.Line(img, px(a.Seconds), py(float64(a.Created)), px(b.Seconds), py(float64(b.Created)), 3, 0, plotCreated)
 	}
-	drawAxes(img, x0, y0, x1, y1)
+	plot.Axes(img, x0, y0, x1, y1)
 	return img, nil
-}
-
-// drawLine draws a line of the given width from (ax, ay) to (bx, by); with
-// dash > 0 it draws dash pixels on, dash pixels off.
-func drawLine(img *image.RGBA, ax, ay, bx, by, width, dash int, c color.Color) {
-	dx, dy := float64(bx-ax), float64(by-ay)
-	n := int(math.Max(math.Abs(dx), math.Abs(dy)))
-	for i := 0; i <= n; i++ {
-		if dash > 0 && (i/dash)%2 == 1 {
-			continue
-		}
-		f := 0.0
-		if n > 0 {
-			f = float64(i) / float64(n)
-		}
-		x, y := ax+int(math.Round(f*dx)), ay+int(math.Round(f*dy))
-		fillRect(img, x-width/2, y-width/2, width, width, c)
-	}
-}
-
-// niceStep is a grid step of 1, 2 or 5 × 10^k that divides span into at
-// most about maxTicks intervals.
-func niceStep(span float64, maxTicks int) float64 {
-	if span <= 0 {
-		return 1
-	}
-	raw := span / float64(maxTicks)
-	p := math.Pow(10, math.Floor(math.Log10(raw)))
-	for _, k := range []float64{1, 2, 5, 10} {
-		if k*p >= raw {
-			return k * p
-		}
-	}
-	return 10 * p
 }

@@ -3,6 +3,7 @@ package bench
 import (
 	"bytes"
 	"context"
+	"github.com/berth-dev/berth/internal/plot"
 	"io"
 	"log/slog"
 	"os"
@@ -145,8 +146,8 @@ func TestWriteControllersPlot(t *testing.T) {
 
 func TestNiceStep(t *testing.T) {
 	for _, tt := range []struct{ span, want float64 }{{10000, 2000}, {16.4, 5}, {0.9, 0.2}, {100, 20}, {0, 1}} {
-		if got := niceStep(tt.span, 8); got != tt.want {
-			t.Errorf("niceStep(%v, 8) = %v, want %v", tt.span, got, tt.want)
+		if got := plot.NiceStep(tt.span, 8); got != tt.want {
+			t.Errorf("plot.NiceStep(%v, 8) = %v, want %v", tt.span, got, tt.want)
 		}
 	}
 }

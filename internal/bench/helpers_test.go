@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"github.com/berth-dev/berth/internal/plot"
 	"image/png"
 	"io"
 	"log/slog"
@@ -89,7 +90,7 @@ func checkServerFails(t *testing.T, bench string, run func(binary string, log *s
 	}
 }
 
-// checkPlotFile checks that file holds a PNG of plotW × plotH pixels.
+// checkPlotFile checks that file holds a PNG of plot.W × plot.H pixels.
 func checkPlotFile(t *testing.T, file string) {
 	t.Helper()
 	f, err := os.Open(file)
@@ -101,8 +102,8 @@ func checkPlotFile(t *testing.T, file string) {
 	if err != nil {
 		t.Fatalf("plot is not a PNG: %v", err)
 	}
-	if b := img.Bounds(); b.Dx() != plotW || b.Dy() != plotH {
-		t.Fatalf("plot size %v, want %dx%d", b, plotW, plotH)
+	if b := img.Bounds(); b.Dx() != plot.W || b.Dy() != plot.H {
+		t.Fatalf("plot size %v, want %dx%d", b, plot.W, plot.H)
 	}
 }
 

@@ -3,6 +3,7 @@ package bench
 import (
 	"errors"
 	"fmt"
+	"github.com/berth-dev/berth/internal/plot"
 	"image"
 	"image/color"
 	"math"
@@ -32,7 +33,7 @@ func lbColour(name string) color.RGBA {
 func WriteLBPlot(file string, res *LBResult) error {
 	img, err := renderLBPlot(res)
 	if err == nil {
-		err = writePNG(file, img)
+		err = plot.WritePNG(file, img)
 	}
 	return err
 }
@@ -48,42 +49,42 @@ func renderLBPlot(res *LBResult) (*image.RGBA, error) {
 	if rpsMax <= 0 || msMax <= 0 {
 		return nil, errors.New("bench: plot: no positive figure to draw")
 	}
-	img := newPlotImage()
+	img := plot.NewImage()
 	m := res.Machine
-	drawHeading(img, fmt.Sprintf("Berth service proxy vs HAProxy: wrk -c%d to %d backends, round-robin (medians of %d rounds)",
+	plot.Heading(img, fmt.Sprintf("Berth service proxy vs HAProxy: wrk -c%d to %d backends, round-robin (medians of %d rounds)",
 		res.Connections, res.BackendCount, res.Rounds),
 		fmt.Sprintf("%d CPUs shared by wrk, proxy and backends (%s), %s, %s. HTTP keep-alive, %gs per target and round.",
 			m.CPUs, res.Backends, m.Go, m.OS, res.DurationS))
-	drawLineLegend(img, []legendEntry{{plotDirect, "direct to a backend"}, {plotBerth, "Berth proxy"}, {plotHAProxy, "HAProxy"},
-		{plotTarget, "goals: 80% of HAProxy requests/s, p99 within 1.2x HAProxy p99 and direct p99 + 1 ms"}})
+	plot.LineLegend(img, []plot.LegendEntry{{C: plotDirect, Label: "direct to a backend"}, {C: plotBerth, Label: "Berth proxy"}, {C: plotHAProxy, Label: "HAProxy"},
+		{C: plot.Target, Label: "goals: 80% of HAProxy requests/s, p99 within 1.2x HAProxy p99 and direct p99 + 1 ms"}})
 
-	x0, x1 := marginL, plotW-marginR
+	x0, x1 := plot.MarginL, plot.W-plot.MarginR
 	const gap = 60
-	top := [2]int{marginT, marginT + (plotH-marginT-marginB-gap)/2}
-	bottom := [2]int{top[1] + gap, plotH - marginB}
+	top := [2]int{plot.MarginT, plot.MarginT + (plot.H-plot.MarginT-plot.MarginB-gap)/2}
+	bottom := [2]int{top[1] + gap, plot.H - plot.MarginB}
 	n := len(res.Targets)
 	groupW := float64(x1-x0) / float64(n)
 	goalMark := func(left, w, y int) {
-		drawLine(img, left-8, y, left+w+8, y, 3, 6, plotTarget)
+		plot.Line(img, left-8, y, left+w+8, y, 3, 6, plot.Target)
 	}
 
 	// Requests/s.
-	yStep := niceStep(rpsMax*1.1, 4)
+	yStep := plot.NiceStep(rpsMax*1.1, 4)
 	yMax := math.Ceil(rpsMax*1.1/yStep) * yStep
 	py := func(v float64) int { return top[1] - int(math.Round(v/yMax*float64(top[1]-top[0]))) }
-	drawValueGrid(img, x0, x1, yMax, yStep, py)
-	drawText(img, 10, top[0]-24, "requests/s", 2, plotInk)
+	plot.ValueGrid(img, x0, x1, yMax, yStep, py)
+	plot.Text(img, 10, top[0]-24, "requests/s", 2, plot.Ink)
 	for i, t := range res.Targets {
 		w := int(groupW * 0.4)
 		left := x0 + int(float64(i)*groupW+(groupW-float64(w))/2)
-		fillRect(img, left, py(t.RPS), w, top[1]-py(t.RPS), lbColour(t.Name))
+		plot.FillRect(img, left, py(t.RPS), w, top[1]-py(t.RPS), lbColour(t.Name))
 		label := strconv.FormatFloat(math.Round(t.RPS), 'f', 0, 64)
-		drawText(img, left+(w-textWidth(label, 2))/2, py(t.RPS)-18, label, 2, plotInk)
+		plot.Text(img, left+(w-plot.TextWidth(label, 2))/2, py(t.RPS)-18, label, 2, plot.Ink)
 		if h := res.haproxyOf(t.Name); h != nil {
 			goalMark(left, w, py(h.RPS*res.Goals.MinRPSRatio))
 		}
 	}
-	drawAxes(img, x0, top[0], x1, top[1])
+	plot.Axes(img, x0, top[0], x1, top[1])
 
 	// Latency.
 	msLimit := msMax
@@ -92,30 +93,30 @@ func renderLBPlot(res *LBResult) (*image.RGBA, error) {
 			msLimit = max(msLimit, g)
 		}
 	}
-	yStep = niceStep(msLimit*1.1, 4)
+	yStep = plot.NiceStep(msLimit*1.1, 4)
 	yMax = math.Ceil(msLimit*1.1/yStep) * yStep
 	qy := func(v float64) int { return bottom[1] - int(math.Round(v/yMax*float64(bottom[1]-bottom[0]))) }
-	drawValueGrid(img, x0, x1, yMax, yStep, qy)
-	drawText(img, 10, bottom[0]-24, "latency ms: p50 (light), p99 (dark)", 2, plotInk)
+	plot.ValueGrid(img, x0, x1, yMax, yStep, qy)
+	plot.Text(img, 10, bottom[0]-24, "latency ms: p50 (light), p99 (dark)", 2, plot.Ink)
 	for i, t := range res.Targets {
 		w := int(groupW * 0.2)
 		left := x0 + int(float64(i)*groupW+groupW/2) - w
 		for j, v := range []float64{t.P50Ms, t.P99Ms} {
 			c := lbColour(t.Name)
 			if j == 0 {
-				c = tint(c)
+				c = plot.Tint(c)
 			}
 			bx := left + j*w
-			fillRect(img, bx, qy(v), w-2, bottom[1]-qy(v), c)
-			label := shortNum(v)
-			drawText(img, bx+(w-2-textWidth(label, 2))/2, qy(v)-18, label, 2, plotInk)
+			plot.FillRect(img, bx, qy(v), w-2, bottom[1]-qy(v), c)
+			label := plot.ShortNum(v)
+			plot.Text(img, bx+(w-2-plot.TextWidth(label, 2))/2, qy(v)-18, label, 2, plot.Ink)
 		}
 		if g := res.p99Goal(t.Name); g > 0 {
 			goalMark(left+w, w-2, qy(g))
 		}
-		drawText(img, x0+int(float64(i)*groupW+groupW/2)-textWidth(t.Name, 2)/2, bottom[1]+12, t.Name, 2, plotInk)
+		plot.Text(img, x0+int(float64(i)*groupW+groupW/2)-plot.TextWidth(t.Name, 2)/2, bottom[1]+12, t.Name, 2, plot.Ink)
 	}
-	drawAxes(img, x0, bottom[0], x1, bottom[1])
+	plot.Axes(img, x0, bottom[0], x1, bottom[1])
 	return img, nil
 }
 

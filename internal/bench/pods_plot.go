@@ -3,6 +3,7 @@ package bench
 import (
 	"errors"
 	"fmt"
+	"github.com/berth-dev/berth/internal/plot"
 	"image"
 	"math"
 )
@@ -14,7 +15,7 @@ import (
 func WritePodsPlot(file string, res *PodsResult) error {
 	img, err := renderPodsPlot(res)
 	if err == nil {
-		err = writePNG(file, img)
+		err = plot.WritePNG(file, img)
 	}
 	return err
 }
@@ -26,11 +27,11 @@ func renderPodsPlot(res *PodsResult) (*image.RGBA, error) {
 	}
 	n := float64(len(lat))
 	// The target stays in view, above the slowest pod or not.
-	yStep := niceStep(max(lat[len(lat)-1], res.TargetP99Ms)*1.08, 8)
+	yStep := plot.NiceStep(max(lat[len(lat)-1], res.TargetP99Ms)*1.08, 8)
 	yMax := math.Ceil(max(lat[len(lat)-1], res.TargetP99Ms)*1.08/yStep) * yStep
 
-	img := newPlotImage()
-	x0, x1, y0, y1 := marginL, plotW-marginR, marginT, plotH-marginB
+	img := plot.NewImage()
+	x0, x1, y0, y1 := plot.MarginL, plot.W-plot.MarginR, plot.MarginT, plot.H-plot.MarginB
 	px := func(pct float64) int { return x0 + int(math.Round(pct/100*float64(x1-x0))) }
 	py := func(v float64) int { return y1 - int(math.Round(v/yMax*float64(y1-y0))) }
 
@@ -39,44 +40,44 @@ func renderPodsPlot(res *PodsResult) (*image.RGBA, error) {
 	if !res.Root {
 		network = "host network"
 	}
-	drawHeading(img, fmt.Sprintf("Berth pod start-up: %d pods through one agent (process driver, %s)", res.Pods, network),
+	plot.Heading(img, fmt.Sprintf("Berth pod start-up: %d pods through one agent (process driver, %s)", res.Pods, network),
 		fmt.Sprintf("%d CPUs, %s, %s. Create to Ready p50 %.0f ms, p90 %.0f ms, p99 %.0f ms, max %.0f ms. All %d Ready %.2f s after the first create.",
 			m.CPUs, m.Go, m.OS, res.P50Ms, res.P90Ms, res.P99Ms, res.MaxMs, res.Pods, res.AllReadyS))
-	drawLineLegend(img, []legendEntry{{plotCreated, "create to Ready latency of each pod, sorted"}, {plotMarker, "p50, p90, p99"},
-		{plotTarget, fmt.Sprintf("target p99 %g ms", res.TargetP99Ms)}})
+	plot.LineLegend(img, []plot.LegendEntry{{C: plotCreated, Label: "create to Ready latency of each pod, sorted"}, {C: plotMarker, Label: "p50, p90, p99"},
+		{C: plot.Target, Label: fmt.Sprintf("target p99 %g ms", res.TargetP99Ms)}})
 
-	drawValueGrid(img, x0, x1, yMax, yStep, py)
-	drawText(img, 10, y0-24, "ms", 2, plotInk)
+	plot.ValueGrid(img, x0, x1, yMax, yStep, py)
+	plot.Text(img, 10, y0-24, "ms", 2, plot.Ink)
 	for _, pct := range []float64{0, 25, 50, 75, 100} {
 		label := fmt.Sprintf("%g%%", pct)
-		fillRect(img, px(pct), y0, 1, y1-y0, plotMinor)
-		drawText(img, min(px(pct)-textWidth(label, 2)/2, plotW-2-textWidth(label, 2)), y1+10, label, 2, plotInk)
+		plot.FillRect(img, px(pct), y0, 1, y1-y0, plot.Minor)
+		plot.Text(img, min(px(pct)-plot.TextWidth(label, 2)/2, plot.W-2-plot.TextWidth(label, 2)), y1+10, label, 2, plot.Ink)
 	}
 	const title = "pods, sorted by their create to Ready latency"
-	drawText(img, (x0+x1)/2-textWidth(title, 2)/2, plotH-34, title, 2, plotInk)
+	plot.Text(img, (x0+x1)/2-plot.TextWidth(title, 2)/2, plot.H-34, title, 2, plot.Ink)
 
 	for i, mk := range []struct {
 		p     float64
 		label string
 	}{{50, "p50"}, {90, "p90"}, {99, "p99"}} {
 		x := px(mk.p)
-		drawLine(img, x, y0, x, y1, 1, 5, plotMarker)
+		plot.Line(img, x, y0, x, y1, 1, 5, plotMarker)
 		label := fmt.Sprintf("%s %.0f ms", mk.label, Percentile(lat, mk.p))
-		tx := x - 6 - textWidth(label, 1) // left of the marker: p99 sits at the right edge
-		drawText(img, tx, y0+6+i*14, label, 1, plotMarker)
+		tx := x - 6 - plot.TextWidth(label, 1) // left of the marker: p99 sits at the right edge
+		plot.Text(img, tx, y0+6+i*14, label, 1, plotMarker)
 	}
 	if t := res.TargetP99Ms; t > 0 {
-		drawLine(img, x0, py(t), x1, py(t), 2, 10, plotTarget)
+		plot.Line(img, x0, py(t), x1, py(t), 2, 10, plot.Target)
 	}
 	// A step per pod: pod k (from 0) spans the percents (k, k+1] / n.
 	prevX, prevY := px(0), py(lat[0])
 	for k, v := range lat {
 		y := py(v)
-		drawLine(img, prevX, prevY, prevX, y, 3, 0, plotCreated)
+		plot.Line(img, prevX, prevY, prevX, y, 3, 0, plotCreated)
 		x := px(float64(k+1) / n * 100)
-		drawLine(img, prevX, y, x, y, 3, 0, plotCreated)
+		plot.Line(img, prevX, y, x, y, 3, 0, plotCreated)
 		prevX, prevY = x, y
 	}
-	drawAxes(img, x0, y0, x1, y1)
+	plot.Axes(img, x0, y0, x1, y1)
 	return img, nil
 }

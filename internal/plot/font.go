@@ -1,4 +1,4 @@
-package bench
+package plot
 
 import (
 	"image"
@@ -39,8 +39,8 @@ var glyphs = map[rune]string{
 	' ': "",
 }
 
-// textWidth is the width in pixels of s drawn at the given scale.
-func textWidth(s string, scale int) int {
+// TextWidth is the width in pixels of s drawn at the given scale.
+func TextWidth(s string, scale int) int {
 	n := len([]rune(s))
 	if n == 0 {
 		return 0
@@ -48,10 +48,10 @@ func textWidth(s string, scale int) int {
 	return (n*(glyphW+1) - 1) * scale
 }
 
-// drawText draws s with its top-left corner at (x, y), each font pixel a
+// Text draws s with its top-left corner at (x, y), each font pixel a
 // scale×scale square. Lower-case letters are drawn as upper case; unknown
 // runes as blanks.
-func drawText(img *image.RGBA, x, y int, s string, scale int, c color.Color) {
+func Text(img *image.RGBA, x, y int, s string, scale int, c color.Color) {
 	for _, r := range strings.ToUpper(s) {
 		g := glyphs[r]
 		for i, px := range g {
@@ -59,14 +59,14 @@ func drawText(img *image.RGBA, x, y int, s string, scale int, c color.Color) {
 				continue
 			}
 			gx, gy := i%glyphW, i/glyphW
-			fillRect(img, x+gx*scale, y+gy*scale, scale, scale, c)
+			FillRect(img, x+gx*scale, y+gy*scale, scale, scale, c)
 		}
 		x += (glyphW + 1) * scale
 	}
 }
 
-// fillRect fills the w×h rectangle with top-left corner (x, y).
-func fillRect(img *image.RGBA, x, y, w, h int, c color.Color) {
+// FillRect fills the w×h rectangle with top-left corner (x, y).
+func FillRect(img *image.RGBA, x, y, w, h int, c color.Color) {
 	r := image.Rect(x, y, x+w, y+h).Intersect(img.Bounds())
 	for py := r.Min.Y; py < r.Max.Y; py++ {
 		for px := r.Min.X; px < r.Max.X; px++ {
