@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/berth-dev/berth/internal/agent/endpoint"
@@ -15,6 +16,7 @@ import (
 	"github.com/berth-dev/berth/internal/controller"
 	"github.com/berth-dev/berth/internal/nodeapi"
 	"github.com/berth-dev/berth/internal/pki"
+	"github.com/berth-dev/berth/internal/proxy"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	corev1 "k8s.io/api/core/v1"
@@ -98,6 +100,9 @@ type Agent struct {
 	stats *statsCollector
 	// svc is the service proxy and DNS (nil: off).
 	svc *services
+	// proxy is the running service proxy (nil: none yet, or off); the
+	// endpoint reads its counts.
+	proxy atomic.Pointer[proxy.Proxier]
 	// pulls is the image pull back-off.
 	pulls pullBackoff
 	// metrics holds the agent's Prometheus metrics (served on the
@@ -145,7 +150,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	a := &Agent{cfg: cfg, log: cfg.Logger.With("component", "agent", "node", cfg.NodeName), src: apiSource{cfg.Client},
 		state: map[string]*podState{}, views: map[string]podView{}, now: time.Now,
-		stats: &statsCollector{readNode: readHostUsage}, metrics: prometheus.NewRegistry()}
+		stats: newStatsCollector(readHostUsage), metrics: prometheus.NewRegistry()}
 	a.ip = cfg.NodeIP
 	if a.ip == "" {
 		a.ip = nodeIP()

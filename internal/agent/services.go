@@ -14,6 +14,7 @@ import (
 
 	"github.com/berth-dev/berth/internal/agent/runtime"
 	"github.com/berth-dev/berth/internal/dns"
+	"github.com/berth-dev/berth/internal/nodeapi"
 	"github.com/berth-dev/berth/internal/proxy"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/informers"
@@ -68,6 +69,7 @@ func (a *Agent) startServices(ctx context.Context, wg *sync.WaitGroup, sc *Servi
 		cfg.ClusterIPs = &proxy.LoopbackAddresses{Label: sc.AddressLabel}
 	}
 	p := proxy.New(cfg)
+	a.proxy.Store(p)
 	svcLister, sliceLister := factory.Core().V1().Services().Lister(), factory.Discovery().V1().EndpointSlices().Lister()
 	wg.Add(1)
 	go func() {
@@ -222,4 +224,28 @@ func customResolvConf(c *corev1.PodDNSConfig, nameservers, search, options []str
 		fmt.Fprintf(&b, "options %s\n", strings.Join(options, " "))
 	}
 	return b.String()
+}
+
+// ServiceMetrics returns the service proxy's cumulative counts per
+// Service and endpoint (the endpoint's backend); without the proxy, none.
+func (a *Agent) ServiceMetrics() nodeapi.ServiceMetrics {
+	p := a.proxy.Load()
+	if p == nil {
+		return nodeapi.ServiceMetrics{Timestamp: a.now(), Services: []nodeapi.ServiceCount{}}
+	}
+	c := p.Counts()
+	return serviceMetrics(c, a.now())
+}
+
+// serviceMetrics converts the proxy's counts into the endpoint's document.
+func serviceMetrics(c proxy.Counts, now time.Time) nodeapi.ServiceMetrics {
+	out := nodeapi.ServiceMetrics{Timestamp: now, StartTime: c.Since, Services: make([]nodeapi.ServiceCount, 0, len(c.Services))}
+	for _, s := range c.Services {
+		sc := nodeapi.ServiceCount{Namespace: s.Namespace, Name: s.Name, Requests: s.Requests, Connections: s.Connections}
+		for _, e := range s.Endpoints {
+			sc.Endpoints = append(sc.Endpoints, nodeapi.EndpointCount{IP: e.IP, Port: e.Port, Requests: e.Requests, Connections: e.Connections})
+		}
+		out.Services = append(out.Services, sc)
+	}
+	return out
 }

@@ -37,27 +37,44 @@ func rate(prev, cur cpuSample) (nanocores int64, window time.Duration, ok bool) 
 }
 
 // statsCollector keeps the latest resource usage of the node and its pods,
-// read every interval (metrics.k8s.io's source).
+// read every interval and on demand (metrics.k8s.io's source).
 type statsCollector struct {
 	// readNode returns the node's cumulative CPU time and working set.
 	readNode func() (cpuNanos, workingSet uint64, err error)
+	// running admits one reading at a time (capacity 1), so that the
+	// samples, and the rates between them, follow each other.
+	running chan struct{}
 
-	mu      sync.Mutex
+	mu sync.Mutex
+	// at is when the latest reading started (zero: none yet).
+	at      time.Time
 	latest  nodeapi.ResourceMetrics
 	node    cpuSample
 	ctrPrev map[string]cpuSample // by container ID
 }
 
-// ResourceMetrics returns the latest figures (the endpoint's backend).
-func (a *Agent) ResourceMetrics() nodeapi.ResourceMetrics {
+// collectTimeout bounds one reading.
+const collectTimeout = 10 * time.Second
+
+func newStatsCollector(readNode func() (cpuNanos, workingSet uint64, err error)) *statsCollector {
+	return &statsCollector{readNode: readNode, running: make(chan struct{}, 1)}
+}
+
+// ResourceMetrics returns the latest figures (the endpoint's backend),
+// read anew first when they are older than maxAge (> 0).
+func (a *Agent) ResourceMetrics(ctx context.Context, maxAge time.Duration) nodeapi.ResourceMetrics {
+	if maxAge > 0 {
+		a.collectIfOlder(ctx, maxAge)
+	}
 	a.stats.mu.Lock()
 	defer a.stats.mu.Unlock()
 	return a.stats.latest
 }
 
-// collectStats reads usage every interval until ctx is done.
+// collectStats reads usage every interval until ctx is done; a reading
+// made on demand in the last half interval stands in for the periodic one.
 func (a *Agent) collectStats(ctx context.Context, interval time.Duration) {
-	a.collect(ctx)
+	a.collectIfOlder(ctx, 0)
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -65,15 +82,40 @@ func (a *Agent) collectStats(ctx context.Context, interval time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			a.collect(ctx)
+			a.collectIfOlder(ctx, interval/2)
 		}
 	}
 }
 
-// collect reads the node's and every running container's usage once.
-func (a *Agent) collect(ctx context.Context) {
+// collectIfOlder reads usage unless the latest reading started less than
+// maxAge ago. It waits for a reading in progress (whose result may then
+// be recent enough) instead of running a second one at the same time.
+func (a *Agent) collectIfOlder(ctx context.Context, maxAge time.Duration) {
 	c := a.stats
-	now := time.Now()
+	select {
+	case c.running <- struct{}{}:
+	case <-ctx.Done():
+		return
+	}
+	defer func() { <-c.running }()
+	now := a.now()
+	c.mu.Lock()
+	fresh := !c.at.IsZero() && now.Sub(c.at) < maxAge
+	c.mu.Unlock()
+	if fresh {
+		return
+	}
+	// A caller that gives up (an HTTP request) does not cut a reading
+	// short: the samples it takes are the base of the next rates.
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), collectTimeout)
+	defer cancel()
+	a.collect(cctx, now)
+}
+
+// collect reads the node's and every running container's usage once;
+// callers hold c.running.
+func (a *Agent) collect(ctx context.Context, now time.Time) {
+	c := a.stats
 	out := nodeapi.ResourceMetrics{Node: metricsv1beta1.NodeMetrics{ObjectMeta: metav1.ObjectMeta{Name: a.cfg.NodeName}}}
 	if cpu, ws, err := c.readNode(); err == nil {
 		cur := cpuSample{nanos: cpu, at: now}
@@ -150,6 +192,7 @@ func (a *Agent) collect(ctx context.Context) {
 	c.mu.Lock()
 	c.ctrPrev = seen
 	c.latest = out
+	c.at = now
 	c.mu.Unlock()
 }
 

@@ -60,7 +60,8 @@ func (s *Server) serveGroupsRoot(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if s.cfg.AgentTLS != nil {
-		list.Groups = append(list.Groups, s.apiGroup(groupVersions{group: metricsGV.Group, versions: []string{metricsGV.Version}}))
+		list.Groups = append(list.Groups, s.apiGroup(groupVersions{group: metricsGV.Group, versions: []string{metricsGV.Version}}),
+			s.apiGroup(groupVersions{group: customMetricsGroup, versions: customMetricsVersions}))
 	}
 	writeJSON(w, http.StatusOK, list)
 }
@@ -156,7 +157,7 @@ func (s *Server) writeAggregated(w http.ResponseWriter, core bool) {
 		list.Items = append(list.Items, gd)
 	}
 	if !core && s.cfg.AgentTLS != nil {
-		list.Items = append(list.Items, metricsGroupDiscovery())
+		list.Items = append(list.Items, metricsGroupDiscovery(), customMetricsGroupDiscovery())
 	}
 	w.Header().Set("Content-Type", aggregatedContentType)
 	w.Header().Set("Vary", "Accept")

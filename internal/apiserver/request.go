@@ -138,6 +138,10 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		s.instrument("metrics.k8s.io", s.serveResourceMetrics).ServeHTTP(w, r)
 		return
 	}
+	if s.cfg.AgentTLS != nil && (r.URL.Path == "/apis/"+customMetricsGroup || strings.HasPrefix(r.URL.Path, "/apis/"+customMetricsGroup+"/")) {
+		s.instrument(customMetricsGroup, s.serveCustomMetrics).ServeHTTP(w, r)
+		return
+	}
 	q, ok, err := s.parseRequest(w, r)
 	if !ok && err == nil {
 		s.instrument("discovery", s.serveDiscovery).ServeHTTP(w, r)

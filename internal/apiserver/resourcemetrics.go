@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"sort"
 	"sync"
 	"time"
@@ -16,6 +17,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	metricsv1beta1 "k8s.io/metrics/pkg/apis/metrics/v1beta1"
 )
@@ -23,7 +25,9 @@ import (
 // The resource metrics API (metrics.k8s.io/v1beta1, what `kubectl top` and
 // the autoscaler read) is served from memory: every server scrapes each
 // node agent's nodeapi.ResourceMetricsPath periodically (as metrics-server
-// scrapes kubelets) and answers with the latest figures.
+// scrapes kubelets) and answers with the latest figures. The same pass
+// reads nodeapi.ServiceMetricsPath, the source of the custom metrics API
+// (custommetrics.go, servicerates.go).
 
 // metricsGV is the resource metrics API's group and version.
 var metricsGV = schema.GroupVersion{Group: "metrics.k8s.io", Version: "v1beta1"}
@@ -46,27 +50,89 @@ type metricsStore struct {
 // scrapeConcurrency bounds the agents scraped at once.
 const scrapeConcurrency = 16
 
-// RunResourceMetrics scrapes every node agent each interval until ctx is
-// done; metrics.k8s.io answers with what it got. It needs
-// Config.AgentTLS.
+// HPAMetricResolutionAnnotation on a HorizontalPodAutoscaler asks for
+// metrics at least this fresh (a Go duration, at least MinMetricResolution):
+// the API server then scrapes the node agents this often when that is more
+// often than its configured interval. The registry validates the value.
+const HPAMetricResolutionAnnotation = "berth.io/hpa-metric-resolution"
+
+// MinMetricResolution is the shortest scrape interval an HPA can ask for.
+const MinMetricResolution = time.Second
+
+// RunResourceMetrics scrapes every node agent until ctx is done;
+// metrics.k8s.io and custom.metrics.k8s.io answer with what it got. The
+// interval is re-evaluated before every pass: the configured one, or the
+// smallest HPAMetricResolutionAnnotation among all HPAs when shorter.
+// It needs Config.AgentTLS.
 func (s *Server) RunResourceMetrics(ctx context.Context, interval time.Duration) {
 	if s.cfg.AgentTLS == nil {
 		return
 	}
-	t := time.NewTicker(interval)
+	t := time.NewTimer(0)
 	defer t.Stop()
+	var last time.Duration
 	for {
-		s.scrapeAll(ctx, interval)
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
+		start := time.Now()
+		cur := s.scrapeInterval(ctx, interval)
+		if cur != last && (last != 0 || cur != interval) {
+			s.log.Info("metrics scrape interval changed", "interval", cur, "configured", interval)
+		}
+		last = cur
+		s.scrapeEvery.Store(int64(cur))
+		s.scrapeAll(ctx, cur)
+		t.Reset(max(0, cur-time.Since(start)))
 	}
 }
 
-// scrapeAll reads every node's figures once (each call bounded by timeout).
-func (s *Server) scrapeAll(ctx context.Context, timeout time.Duration) {
+// scrapeInterval is configured, or the smallest resolution an HPA asks
+// for when shorter.
+func (s *Server) scrapeInterval(ctx context.Context, configured time.Duration) time.Duration {
+	hpas, err := s.listStored(ctx, schema.GroupResource{Group: "autoscaling", Resource: "horizontalpodautoscalers"}, "")
+	if err != nil {
+		if ctx.Err() == nil {
+			s.log.Warn("metrics: cannot list HorizontalPodAutoscalers", "err", err)
+		}
+		return configured
+	}
+	values := make([]string, 0, len(hpas))
+	for _, h := range hpas {
+		if v, ok := accessor(h).GetAnnotations()[HPAMetricResolutionAnnotation]; ok {
+			values = append(values, v)
+		}
+	}
+	return adaptiveInterval(configured, values)
+}
+
+// adaptiveInterval is min(configured, the smallest of resolutions, each
+// at least MinMetricResolution); values that do not parse as positive
+// durations are ignored.
+func adaptiveInterval(configured time.Duration, resolutions []string) time.Duration {
+	out := configured
+	for _, v := range resolutions {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			continue
+		}
+		out = min(out, max(d, MinMetricResolution))
+	}
+	return out
+}
+
+// scrapeTimeout bounds one request to an agent for a pass every interval:
+// the interval, but at least 5s (an agent reading container stats on
+// demand may need that) and at most 10s.
+func scrapeTimeout(interval time.Duration) time.Duration {
+	return min(max(interval, 5*time.Second), 10*time.Second)
+}
+
+// scrapeAll reads every node's figures and service counts once, asking the
+// agents for usage at most interval old.
+func (s *Server) scrapeAll(ctx context.Context, interval time.Duration) {
 	nodes, err := s.listNodes(ctx)
 	if err != nil {
 		if ctx.Err() == nil {
@@ -74,8 +140,9 @@ func (s *Server) scrapeAll(ctx context.Context, timeout time.Duration) {
 		}
 		return
 	}
-	timeout = min(timeout, 10*time.Second)
+	timeout := scrapeTimeout(interval)
 	got := make(map[string]nodeapi.ResourceMetrics, len(nodes))
+	svcs := make(map[string]nodeapi.ServiceMetrics, len(nodes))
 	known := make(map[string]bool, len(nodes))
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -90,7 +157,14 @@ func (s *Server) scrapeAll(ctx context.Context, timeout time.Duration) {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			m, err := s.scrapeNode(ctx, timeout, n)
+			if sm, err := s.scrapeServices(ctx, timeout, n); err != nil {
+				s.log.Debug("service metrics: scrape failed", "node", n.Name, "err", err)
+			} else {
+				mu.Lock()
+				svcs[n.Name] = sm
+				mu.Unlock()
+			}
+			m, err := s.scrapeNode(ctx, timeout, interval, n)
 			if err != nil {
 				s.log.Debug("resource metrics: scrape failed", "node", n.Name, "err", err)
 				return
@@ -101,10 +175,14 @@ func (s *Server) scrapeAll(ctx context.Context, timeout time.Duration) {
 		}()
 	}
 	wg.Wait()
+	if ctx.Err() != nil {
+		return // a pass cut short is no measurement
+	}
 	s.forgetAgents(known)
 	s.resMetrics.mu.Lock()
 	s.resMetrics.byNode = got
 	s.resMetrics.mu.Unlock()
+	s.svcRates.observe(time.Now(), svcs, known)
 }
 
 func nodeReady(n *corev1.Node) bool {
@@ -116,32 +194,53 @@ func nodeReady(n *corev1.Node) bool {
 	return false
 }
 
-func (s *Server) scrapeNode(ctx context.Context, timeout time.Duration, n *corev1.Node) (nodeapi.ResourceMetrics, error) {
-	var m nodeapi.ResourceMetrics
+// agentGet reads a JSON document from n's agent into v.
+func (s *Server) agentGet(ctx context.Context, timeout time.Duration, n *corev1.Node, path string, query url.Values, v any) error {
 	u, err := agentURL(n)
 	if err != nil {
-		return m, err
+		return err
 	}
 	rt, err := s.transportFor(n)
 	if err != nil {
-		return m, err
+		return err
 	}
 	client := &http.Client{Transport: rt, Timeout: timeout}
-	u.Path = nodeapi.ResourceMetricsPath
+	u.Path, u.RawQuery = path, query.Encode()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
-		return m, err
+		return err
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return m, err
+		return err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return m, fmt.Errorf("%s answered %s", u.Host, resp.Status)
+		return fmt.Errorf("%s%s answered %s", u.Host, path, resp.Status)
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&m); err != nil {
-		return m, fmt.Errorf("%s: decode: %w", u.Host, err)
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		return fmt.Errorf("%s%s: decode: %w", u.Host, path, err)
+	}
+	return nil
+}
+
+// scrapeServices reads n's agent's service proxy counts.
+func (s *Server) scrapeServices(ctx context.Context, timeout time.Duration, n *corev1.Node) (nodeapi.ServiceMetrics, error) {
+	var m nodeapi.ServiceMetrics
+	if err := s.agentGet(ctx, timeout, n, nodeapi.ServiceMetricsPath, nil, &m); err != nil {
+		return m, err
+	}
+	if m.Timestamp.IsZero() {
+		m.Timestamp = time.Now()
+	}
+	return m, nil
+}
+
+// scrapeNode reads n's agent's usage figures, at most maxAge old.
+func (s *Server) scrapeNode(ctx context.Context, timeout, maxAge time.Duration, n *corev1.Node) (nodeapi.ResourceMetrics, error) {
+	var m nodeapi.ResourceMetrics
+	if err := s.agentGet(ctx, timeout, n, nodeapi.ResourceMetricsPath, url.Values{nodeapi.MaxAgeParam: {maxAge.String()}}, &m); err != nil {
+		return m, err
 	}
 	m.Node.Name = n.Name // a node speaks for itself only
 	for i := range m.Pods {
@@ -152,23 +251,38 @@ func (s *Server) scrapeNode(ctx context.Context, timeout time.Duration, n *corev
 
 // listNodes reads every Node from the store.
 func (s *Server) listNodes(ctx context.Context) ([]*corev1.Node, error) {
-	res := s.storage[schema.GroupResource{Resource: "nodes"}]
+	objs, err := s.listStored(ctx, schema.GroupResource{Resource: "nodes"}, "")
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*corev1.Node, 0, len(objs))
+	for _, o := range objs {
+		out = append(out, o.(*corev1.Node))
+	}
+	return out, nil
+}
+
+// listStored reads every object of a stored resource in namespace ns (all
+// namespaces when empty) from the store, page by page; a resource not
+// served lists nothing.
+func (s *Server) listStored(ctx context.Context, gr schema.GroupResource, ns string) ([]runtime.Object, error) {
+	res := s.storage[gr]
 	if res == nil {
 		return nil, nil
 	}
-	var out []*corev1.Node
+	var out []runtime.Object
 	after := ""
 	for {
-		kvs, _, more, err := s.store.List(ctx, keyPrefix(res, ""), store.ListOptions{StartAfter: after, Limit: 500})
+		kvs, _, more, err := s.store.List(ctx, keyPrefix(res, ns), store.ListOptions{StartAfter: after, Limit: 500})
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("list %s: %w", gr, err)
 		}
 		for _, kv := range kvs {
 			obj, err := s.decodeStored(res, kv.Value, kv.ModRevision)
 			if err != nil {
 				return nil, err
 			}
-			out = append(out, obj.(*corev1.Node))
+			out = append(out, obj)
 			after = kv.Key
 		}
 		if !more {

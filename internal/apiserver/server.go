@@ -9,6 +9,7 @@ import (
 	"net/http/pprof"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/berth-dev/berth/internal/apiserver/registry"
@@ -47,7 +48,7 @@ type Config struct {
 	// the API server's client certificate (pki.LoadOrCreateAgentClient);
 	// each agent's serving certificate is checked against the fingerprint
 	// its Node publishes (nodeapi.CertAnnotation). Without it pod logs,
-	// exec and metrics.k8s.io are unavailable.
+	// exec, metrics.k8s.io and custom.metrics.k8s.io are unavailable.
 	AgentTLS *tls.Config
 }
 
@@ -63,6 +64,11 @@ type Server struct {
 	priorities priorityClasses
 	// resMetrics are the agents' latest resource metrics.
 	resMetrics metricsStore
+	// svcRates are the service proxies' traffic rates.
+	svcRates serviceRates
+	// scrapeEvery is the current scrape interval (a time.Duration; 0
+	// before the first pass).
+	scrapeEvery atomic.Int64
 	// agents caches a transport per node agent.
 	agents agentTransports
 

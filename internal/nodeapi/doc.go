@@ -7,5 +7,6 @@
 // certificate named pki.AgentClientName; the agent accepts no other
 // caller. It proxies `kubectl logs` to ContainerLogsPath, `kubectl exec`
 // (WebSocket, v4/v5.channel.k8s.io) to ExecPath, and scrapes
-// ResourceMetricsPath for metrics.k8s.io.
+// ResourceMetricsPath for metrics.k8s.io and ServiceMetricsPath for
+// custom.metrics.k8s.io.
 package nodeapi

@@ -20,5 +20,7 @@
 //     flow is active (idle flows end after a minute).
 //
 // Metrics (Prometheus, per Service and endpoint): connections, requests,
-// bytes, latency and in-flight.
+// bytes, latency and in-flight. The requests and connections are also kept
+// as in-process counters (Metrics.Counts, Proxier.Counts), which the agent
+// serves to the API server for the custom metrics API.
 package proxy

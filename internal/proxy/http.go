@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
-	"strconv"
 	"time"
 
 	"github.com/berth-dev/berth/internal/proxy/lb"
@@ -117,7 +116,7 @@ func (t *balancingTransport) RoundTrip(req *http.Request) (*http.Response, error
 		}
 		ttfb := time.Since(start)
 		m.latency.WithLabelValues(p.Service).Observe(ttfb.Seconds())
-		m.requests.WithLabelValues(p.Service, pick.Addr(), strconv.Itoa(resp.StatusCode)).Inc()
+		m.request(p.Service, pick.Addr(), resp.StatusCode)
 		if resp.StatusCode == http.StatusSwitchingProtocols {
 			// An upgraded connection: the body is the connection, which
 			// the reverse proxy needs as it is.

@@ -1,6 +1,14 @@
 package proxy
 
 import (
+	"net"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -13,6 +21,9 @@ type Metrics struct {
 	latency     *prometheus.HistogramVec
 	inflight    *prometheus.GaugeVec
 	failures    *prometheus.CounterVec
+	// counts are the cumulative requests and connections per Service
+	// port and endpoint, readable in-process (Counts).
+	counts counters
 }
 
 // NewMetrics creates the metrics.
@@ -37,6 +48,7 @@ func NewMetrics() *Metrics {
 		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "berth_proxy_failures_total", Help: "Forwarding failures by service and reason (no_endpoints, connect, upstream).",
 		}, []string{"service", "reason"}),
+		counts: counters{since: time.Now(), retired: map[string]*retiredCounts{}},
 	}
 }
 
@@ -52,6 +64,7 @@ func (m *Metrics) Register(r prometheus.Registerer) error {
 
 // Forget drops the series of a service that is gone.
 func (m *Metrics) Forget(service string) {
+	m.counts.forget(service)
 	l := prometheus.Labels{"service": service}
 	m.connections.DeletePartialMatch(l)
 	m.requests.DeletePartialMatch(l)
@@ -59,4 +72,207 @@ func (m *Metrics) Forget(service string) {
 	m.latency.DeletePartialMatch(l)
 	m.inflight.DeletePartialMatch(l)
 	m.failures.DeletePartialMatch(l)
+}
+
+// request counts one HTTP-mode request answered by endpoint.
+func (m *Metrics) request(service, endpoint string, code int) {
+	m.requests.WithLabelValues(service, endpoint, strconv.Itoa(code)).Inc()
+	pc, ec := m.counts.of(service, endpoint)
+	pc.requests.Add(1)
+	ec.requests.Add(1)
+}
+
+// connection counts one connection (TCP) or flow (UDP) to endpoint.
+func (m *Metrics) connection(service, endpoint string) {
+	m.connections.WithLabelValues(service, endpoint).Inc()
+	pc, ec := m.counts.of(service, endpoint)
+	pc.connections.Add(1)
+	ec.connections.Add(1)
+}
+
+// Counts are the proxy's cumulative forwarding counts per Service.
+type Counts struct {
+	// Since is when counting began (NewMetrics).
+	Since time.Time
+	// Services are the Services with at least one request or connection,
+	// sorted by namespace and name.
+	Services []ServiceCounts
+}
+
+// ServiceCounts are one Service's cumulative counts, all its ports
+// together.
+type ServiceCounts struct {
+	Namespace, Name string
+	// Requests are HTTP-mode requests answered by an endpoint.
+	Requests uint64
+	// Connections are TCP-mode connections and UDP flows.
+	Connections uint64
+	// Endpoints are the counts per endpoint address, sorted.
+	Endpoints []EndpointCounts
+}
+
+// EndpointCounts are one endpoint's cumulative counts within a Service.
+type EndpointCounts struct {
+	IP                    string
+	Port                  int32
+	Requests, Connections uint64
+}
+
+// Counts returns a snapshot of the cumulative counts. They never
+// decrease while the Service is served: the counts of a port that goes
+// away stay with its Service until the Service's last counted port goes.
+func (m *Metrics) Counts() Counts { return m.counts.snapshot() }
+
+// counters keeps the in-process counts: lock-free on the forwarding path
+// (sync.Map of atomic counters), a mutex for the rare changes.
+type counters struct {
+	since time.Time
+	ports sync.Map // port name ("ns/name:port") → *portCounts
+
+	mu sync.Mutex
+	// retired holds, by Service ("ns/name"), the counts of its forgotten
+	// ports while other ports of it are still counted.
+	retired map[string]*retiredCounts
+}
+
+type portCounts struct {
+	requests, connections atomic.Uint64
+	endpoints             sync.Map // "ip:port" → *endpointCounts
+}
+
+type endpointCounts struct {
+	requests, connections atomic.Uint64
+}
+
+type retiredCounts struct {
+	requests, connections uint64
+	endpoints             map[string][2]uint64 // "ip:port" → requests, connections
+}
+
+// of returns the counters of a port and one of its endpoints.
+func (c *counters) of(port, endpoint string) (*portCounts, *endpointCounts) {
+	v, ok := c.ports.Load(port)
+	if !ok {
+		v, _ = c.ports.LoadOrStore(port, &portCounts{})
+	}
+	pc := v.(*portCounts)
+	e, ok := pc.endpoints.Load(endpoint)
+	if !ok {
+		e, _ = pc.endpoints.LoadOrStore(endpoint, &endpointCounts{})
+	}
+	return pc, e.(*endpointCounts)
+}
+
+// serviceOf is the "ns/name" of a port name "ns/name:port".
+func serviceOf(port string) string {
+	if i := strings.LastIndexByte(port, ':'); i >= 0 {
+		return port[:i]
+	}
+	return port
+}
+
+// forget drops a port's counters, keeping its counts with its Service
+// while another port of the Service is counted.
+func (c *counters) forget(port string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	v, ok := c.ports.LoadAndDelete(port)
+	svc := serviceOf(port)
+	others := false
+	c.ports.Range(func(k, _ any) bool {
+		others = serviceOf(k.(string)) == svc
+		return !others
+	})
+	if !others {
+		delete(c.retired, svc)
+		return
+	}
+	if !ok {
+		return
+	}
+	pc := v.(*portCounts)
+	r := c.retired[svc]
+	if r == nil {
+		r = &retiredCounts{endpoints: map[string][2]uint64{}}
+		c.retired[svc] = r
+	}
+	r.requests += pc.requests.Load()
+	r.connections += pc.connections.Load()
+	pc.endpoints.Range(func(k, v any) bool {
+		ec := v.(*endpointCounts)
+		cur := r.endpoints[k.(string)]
+		r.endpoints[k.(string)] = [2]uint64{cur[0] + ec.requests.Load(), cur[1] + ec.connections.Load()}
+		return true
+	})
+}
+
+// snapshot sums the ports' and retired counts per Service.
+func (c *counters) snapshot() Counts {
+	type acc struct {
+		requests, connections uint64
+		endpoints             map[string][2]uint64
+	}
+	bySvc := map[string]*acc{}
+	get := func(svc string) *acc {
+		a := bySvc[svc]
+		if a == nil {
+			a = &acc{endpoints: map[string][2]uint64{}}
+			bySvc[svc] = a
+		}
+		return a
+	}
+	c.mu.Lock()
+	c.ports.Range(func(k, v any) bool {
+		pc := v.(*portCounts)
+		a := get(serviceOf(k.(string)))
+		a.requests += pc.requests.Load()
+		a.connections += pc.connections.Load()
+		pc.endpoints.Range(func(k, v any) bool {
+			ec := v.(*endpointCounts)
+			cur := a.endpoints[k.(string)]
+			a.endpoints[k.(string)] = [2]uint64{cur[0] + ec.requests.Load(), cur[1] + ec.connections.Load()}
+			return true
+		})
+		return true
+	})
+	for svc, r := range c.retired {
+		a := get(svc)
+		a.requests += r.requests
+		a.connections += r.connections
+		for addr, n := range r.endpoints {
+			cur := a.endpoints[addr]
+			a.endpoints[addr] = [2]uint64{cur[0] + n[0], cur[1] + n[1]}
+		}
+	}
+	c.mu.Unlock()
+	out := Counts{Since: c.since, Services: make([]ServiceCounts, 0, len(bySvc))}
+	for svc, a := range bySvc {
+		ns, name, _ := strings.Cut(svc, "/")
+		sc := ServiceCounts{Namespace: ns, Name: name, Requests: a.requests, Connections: a.connections}
+		for addr, n := range a.endpoints {
+			host, port, err := net.SplitHostPort(addr)
+			if err != nil {
+				continue
+			}
+			p, err := strconv.ParseInt(port, 10, 32)
+			if err != nil {
+				continue
+			}
+			sc.Endpoints = append(sc.Endpoints, EndpointCounts{IP: host, Port: int32(p), Requests: n[0], Connections: n[1]})
+		}
+		sort.Slice(sc.Endpoints, func(i, j int) bool {
+			if sc.Endpoints[i].IP != sc.Endpoints[j].IP {
+				return sc.Endpoints[i].IP < sc.Endpoints[j].IP
+			}
+			return sc.Endpoints[i].Port < sc.Endpoints[j].Port
+		})
+		out.Services = append(out.Services, sc)
+	}
+	sort.Slice(out.Services, func(i, j int) bool {
+		if out.Services[i].Namespace != out.Services[j].Namespace {
+			return out.Services[i].Namespace < out.Services[j].Namespace
+		}
+		return out.Services[i].Name < out.Services[j].Name
+	})
+	return out
 }

@@ -167,6 +167,10 @@ func (p *Proxier) Run(ctx context.Context) error {
 // Syncs is how many times the listeners were reconciled (tests).
 func (p *Proxier) Syncs() int64 { return p.synced.Load() }
 
+// Counts returns a snapshot of the cumulative requests and connections
+// forwarded per Service and endpoint (Metrics.Counts).
+func (p *Proxier) Counts() Counts { return p.cfg.Metrics.Counts() }
+
 // want is one desired listener.
 type want struct {
 	port *Port

@@ -224,6 +224,17 @@ func TestHTTPModeBalancesPerRequest(t *testing.T) {
 	if n := counterValue(t, m.requests.WithLabelValues("default/web:80", a, "200")); n != 100 {
 		t.Errorf("requests metric %v", n)
 	}
+	// The in-process counts agree with the Prometheus ones.
+	if c := m.Counts(); len(c.Services) != 1 || c.Services[0].Name != "web" || c.Services[0].Requests != 300 ||
+		len(c.Services[0].Endpoints) != 3 || c.Services[0].Connections != 0 {
+		t.Errorf("counts %+v", c)
+	} else {
+		for _, e := range c.Services[0].Endpoints {
+			if e.IP != "127.0.0.1" || e.Requests != 100 {
+				t.Errorf("endpoint counts %+v", e)
+			}
+		}
+	}
 	// An endpoint goes away: idempotent requests are retried elsewhere.
 	stopB()
 	for range 30 {

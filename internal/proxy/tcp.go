@@ -106,7 +106,7 @@ func (f *Forwarder) handleTCP(ctx context.Context, c net.Conn, p *Port) {
 		defer stopUp()
 		connected := time.Since(start)
 		f.Metrics.latency.WithLabelValues(p.Service).Observe(connected.Seconds())
-		f.Metrics.connections.WithLabelValues(p.Service, pick.Addr()).Inc()
+		f.Metrics.connection(p.Service, pick.Addr())
 		inflight := f.Metrics.inflight.WithLabelValues(p.Service, pick.Addr())
 		inflight.Inc()
 		if p.ProxyProtocol {

@@ -91,7 +91,7 @@ func (f *Forwarder) newUDPFlow(ctx context.Context, p *Port, from net.Addr) *udp
 			tried = append(tried, pick.Addr())
 			continue
 		}
-		f.Metrics.connections.WithLabelValues(p.Service, pick.Addr()).Inc()
+		f.Metrics.connection(p.Service, pick.Addr())
 		f.Metrics.inflight.WithLabelValues(p.Service, pick.Addr()).Inc()
 		return &udpFlow{f: f, port: p, up: up, pick: pick, stop: context.AfterFunc(ctx, func() { up.Close() })}
 	}

@@ -1,6 +1,7 @@
 // Package endpoint is the node agent's HTTPS endpoint (Berth's equivalent
-// of the kubelet's port 10250): container logs, exec over WebSocket and
-// resource metrics, for the API server only.
+// of the kubelet's port 10250): container logs, exec over WebSocket,
+// resource metrics (read anew on demand with ?maxAge=) and the service
+// proxy's counts, for the API server only.
 //
 // Every request must present a client certificate signed by the cluster
 // CA with the common name pki.AgentClientName; the API server proxies

@@ -32,8 +32,13 @@ type Backend interface {
 	ContainerLogs(ctx context.Context, namespace, pod, container string, previous bool, opts runtime.LogOptions, w io.Writer) error
 	// Exec runs cmd in the container and returns its exit code.
 	Exec(ctx context.Context, namespace, pod, container string, cmd []string, stdin io.Reader, stdout, stderr io.Writer) (int, error)
-	// ResourceMetrics returns the latest usage figures.
-	ResourceMetrics() nodeapi.ResourceMetrics
+	// ResourceMetrics returns the usage figures; when the latest are
+	// older than maxAge (> 0) it reads them anew first, waiting for a
+	// reading in progress rather than starting a second one.
+	ResourceMetrics(ctx context.Context, maxAge time.Duration) nodeapi.ResourceMetrics
+	// ServiceMetrics returns the service proxy's cumulative counts (no
+	// Services when the agent runs no proxy).
+	ServiceMetrics() nodeapi.ServiceMetrics
 }
 
 // Config configures a Server.
@@ -120,6 +125,7 @@ func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc(nodeapi.HealthzPath, func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") })
 	mux.HandleFunc(nodeapi.ResourceMetricsPath, s.serveMetrics)
+	mux.HandleFunc(nodeapi.ServiceMetricsPath, s.serveServiceMetrics)
 	mux.HandleFunc(nodeapi.ContainerLogsPrefix, s.serveLogs)
 	mux.HandleFunc(nodeapi.ExecPrefix, s.serveExec)
 	if s.cfg.Metrics != nil {
@@ -135,8 +141,27 @@ func (s *Server) Handler() http.Handler {
 }
 
 func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) {
+	var maxAge time.Duration
+	if v := r.URL.Query().Get(nodeapi.MaxAgeParam); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			writeStatus(w, apierrors.NewBadRequest(fmt.Sprintf("%s=%q: not a non-negative duration such as 1s or 15s", nodeapi.MaxAgeParam, v)))
+			return
+		}
+		maxAge = max(d, nodeapi.MinMaxAge)
+	}
+	m := s.cfg.Backend.ResourceMetrics(r.Context(), maxAge)
 	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(s.cfg.Backend.ResourceMetrics())
+	_ = json.NewEncoder(w).Encode(m)
+}
+
+func (s *Server) serveServiceMetrics(w http.ResponseWriter, _ *http.Request) {
+	m := s.cfg.Backend.ServiceMetrics()
+	if m.Services == nil {
+		m.Services = []nodeapi.ServiceCount{}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(m)
 }
 
 // containerOf splits <prefix><namespace>/<pod>/<container>.

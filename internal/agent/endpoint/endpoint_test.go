@@ -29,9 +29,11 @@ import (
 
 // fakeBackend answers from fixed data.
 type fakeBackend struct {
-	logs    map[string]string // "ns/pod/container" -> log
-	gotOpts runtime.LogOptions
-	gotPrev bool
+	logs      map[string]string // "ns/pod/container" -> log
+	gotOpts   runtime.LogOptions
+	gotPrev   bool
+	gotMaxAge time.Duration
+	services  []nodeapi.ServiceCount
 }
 
 func (f *fakeBackend) ContainerLogs(_ context.Context, ns, pod, container string, previous bool, opts runtime.LogOptions, w io.Writer) error {
@@ -59,8 +61,13 @@ func (f *fakeBackend) Exec(_ context.Context, ns, pod, container string, cmd []s
 	return 0, nil
 }
 
-func (f *fakeBackend) ResourceMetrics() nodeapi.ResourceMetrics {
+func (f *fakeBackend) ResourceMetrics(_ context.Context, maxAge time.Duration) nodeapi.ResourceMetrics {
+	f.gotMaxAge = maxAge
 	return nodeapi.ResourceMetrics{Node: metricsv1beta1.NodeMetrics{ObjectMeta: metav1.ObjectMeta{Name: "n1"}}}
+}
+
+func (f *fakeBackend) ServiceMetrics() nodeapi.ServiceMetrics {
+	return nodeapi.ServiceMetrics{Timestamp: time.Now(), Services: f.services}
 }
 
 // serve starts the endpoint with a fresh CA; it returns its URL, a client
@@ -170,15 +177,56 @@ func TestCallersNeedTheAPIServerCertificate(t *testing.T) {
 }
 
 func TestMetrics(t *testing.T) {
-	base, hc, _ := serve(t, &fakeBackend{})
-	resp, err := hc.Get(base + nodeapi.ResourceMetricsPath)
+	b := &fakeBackend{}
+	base, hc, _ := serve(t, b)
+	getJSON := func(path string, into any) int {
+		t.Helper()
+		resp, err := hc.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode == 200 {
+			if err := json.NewDecoder(resp.Body).Decode(into); err != nil {
+				t.Fatalf("%s: %v", path, err)
+			}
+		}
+		return resp.StatusCode
+	}
+	for _, tc := range []struct {
+		query string
+		code  int
+		want  time.Duration
+	}{
+		{"", 200, 0},
+		{"?maxAge=5s", 200, 5 * time.Second},
+		{"?maxAge=10ms", 200, nodeapi.MinMaxAge},
+		{"?maxAge=soon", 400, 0},
+		{"?maxAge=-1s", 400, 0},
+	} {
+		b.gotMaxAge = -1
+		var m nodeapi.ResourceMetrics
+		code := getJSON(nodeapi.ResourceMetricsPath+tc.query, &m)
+		if code != tc.code || (code == 200 && (m.Node.Name != "n1" || b.gotMaxAge != tc.want)) {
+			t.Errorf("%q: %d, node %q, maxAge %v; want %d, %v", tc.query, code, m.Node.Name, b.gotMaxAge, tc.code, tc.want)
+		}
+	}
+
+	// Service counts: an empty list (not null) without a proxy.
+	resp, err := hc.Get(base + nodeapi.ServiceMetricsPath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	var m nodeapi.ResourceMetrics
-	if err := json.NewDecoder(resp.Body).Decode(&m); err != nil || m.Node.Name != "n1" {
-		t.Fatalf("got %+v (%v)", m, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `"services":[]`) {
+		t.Errorf("service metrics without a proxy: %d %s", resp.StatusCode, body)
+	}
+	b.services = []nodeapi.ServiceCount{{Namespace: "default", Name: "web", Requests: 7,
+		Endpoints: []nodeapi.EndpointCount{{IP: "10.42.0.5", Port: 8080, Requests: 7}}}}
+	var sm nodeapi.ServiceMetrics
+	if code := getJSON(nodeapi.ServiceMetricsPath, &sm); code != 200 || len(sm.Services) != 1 || sm.Services[0].Endpoints[0].Requests != 7 || sm.Timestamp.IsZero() {
+		t.Errorf("service metrics: %d %+v", code, sm)
 	}
 }
 
