@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/berth-dev/berth/internal/autoscale"
 	"net/http"
 	"net/url"
 	"sort"
@@ -54,10 +55,10 @@ const scrapeConcurrency = 16
 // metrics at least this fresh (a Go duration, at least MinMetricResolution):
 // the API server then scrapes the node agents this often when that is more
 // often than its configured interval. The registry validates the value.
-const HPAMetricResolutionAnnotation = "berth.io/hpa-metric-resolution"
+const HPAMetricResolutionAnnotation = autoscale.AnnotationMetricResolution
 
 // MinMetricResolution is the shortest scrape interval an HPA can ask for.
-const MinMetricResolution = time.Second
+const MinMetricResolution = autoscale.MinPeriod
 
 // RunResourceMetrics scrapes every node agent until ctx is done;
 // metrics.k8s.io and custom.metrics.k8s.io answer with what it got. The

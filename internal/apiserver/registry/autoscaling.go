@@ -39,11 +39,13 @@ func hpaV2Strategy() Strategy {
 		Validate: func(obj runtime.Object) field.ErrorList {
 			h := obj.(*hpa)
 			errs := validateMeta(&h.ObjectMeta, true, apivalidation.NameIsDNSSubdomain)
+			errs = append(errs, validateHPAAnnotations(h.Annotations)...)
 			return append(errs, validateHPASpec(&h.Spec)...)
 		},
 		ValidateUpdate: func(obj, old runtime.Object) field.ErrorList {
 			h := obj.(*hpa)
 			errs := validateMetaUpdate(&h.ObjectMeta, &old.(*hpa).ObjectMeta)
+			errs = append(errs, validateHPAAnnotations(h.Annotations)...)
 			return append(errs, validateHPASpec(&h.Spec)...)
 		},
 		SpecEqual: func(a, b runtime.Object) bool { return semanticEqual(a.(*hpa).Spec, b.(*hpa).Spec) },

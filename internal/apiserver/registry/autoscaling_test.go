@@ -90,6 +90,27 @@ func TestHPAValidation(t *testing.T) {
 		{"metric type", func(h *autoscalingv2.HorizontalPodAutoscaler) {
 			h.Spec.Metrics = []autoscalingv2.MetricSpec{{Type: "Magic"}}
 		}, "spec.metrics[0].type", field.ErrorTypeNotSupported, ""},
+		{"bad model", func(h *autoscalingv2.HorizontalPodAutoscaler) {
+			h.Annotations = map[string]string{"berth.io/predictive-model": "arima"}
+		}, "metadata.annotations[berth.io/predictive-model]", field.ErrorTypeInvalid, "unknown"},
+		{"season without model", func(h *autoscalingv2.HorizontalPodAutoscaler) {
+			h.Annotations = map[string]string{"berth.io/predictive-season": "24h"}
+		}, "metadata.annotations[berth.io/predictive-season]", field.ErrorTypeInvalid, "needs berth.io/predictive-model"},
+		{"season not multiple of step", func(h *autoscalingv2.HorizontalPodAutoscaler) {
+			h.Annotations = map[string]string{"berth.io/predictive-model": "holt-winters", "berth.io/predictive-season": "90s", "berth.io/predictive-step": "1m"}
+		}, "metadata.annotations[berth.io/predictive-season]", field.ErrorTypeInvalid, "not a multiple"},
+		{"history too short", func(h *autoscalingv2.HorizontalPodAutoscaler) {
+			h.Annotations = map[string]string{"berth.io/predictive-model": "holt-winters", "berth.io/predictive-history": "30h"}
+		}, "metadata.annotations[berth.io/predictive-history]", field.ErrorTypeInvalid, "needs at least"},
+		{"max error", func(h *autoscalingv2.HorizontalPodAutoscaler) {
+			h.Annotations = map[string]string{"berth.io/predictive-model": "linear", "berth.io/predictive-max-error": "5"}
+		}, "metadata.annotations[berth.io/predictive-max-error]", field.ErrorTypeInvalid, "(0, 2]"},
+		{"sync period", func(h *autoscalingv2.HorizontalPodAutoscaler) {
+			h.Annotations = map[string]string{"berth.io/hpa-sync-period": "500ms"}
+		}, "metadata.annotations[berth.io/hpa-sync-period]", field.ErrorTypeInvalid, "outside [1s, 10m0s]"},
+		{"metric resolution", func(h *autoscalingv2.HorizontalPodAutoscaler) {
+			h.Annotations = map[string]string{"berth.io/hpa-metric-resolution": "often"}
+		}, "metadata.annotations[berth.io/hpa-metric-resolution]", field.ErrorTypeInvalid, "not a duration"},
 	}
 	s := byName(t, "autoscaling/v2", "horizontalpodautoscalers").Strategy
 	for _, tc := range tests {
@@ -98,6 +119,16 @@ func TestHPAValidation(t *testing.T) {
 			s.Default(h)
 			wantErr(t, s.Validate(h), tc.path, tc.typ, tc.detail)
 		})
+	}
+
+	// Valid Berth annotations pass.
+	ok := newHPA(func(h *autoscalingv2.HorizontalPodAutoscaler) {
+		h.Annotations = map[string]string{"berth.io/hpa-sync-period": "1s", "berth.io/hpa-metric-resolution": "1s",
+			"berth.io/predictive-model": "holt-winters", "berth.io/predictive-season": "1h", "berth.io/predictive-step": "15s"}
+	})
+	s.Default(ok)
+	if errs := s.Validate(ok); len(errs) != 0 {
+		t.Errorf("valid annotations refused: %v", errs)
 	}
 
 	// v1 errors about the cpu target name the v1 field.

@@ -1,8 +1,11 @@
 package registry
 
 import (
+	"errors"
 	"fmt"
 
+	"github.com/berth-dev/berth/internal/autoscale"
+	"github.com/berth-dev/berth/internal/autoscale/predict"
 	"github.com/berth-dev/berth/internal/proxy/lb"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
@@ -48,4 +51,20 @@ func validateBerthAnnotations(annotations map[string]string, p *field.Path) fiel
 		}
 	}
 	return errs
+}
+
+// validateHPAAnnotations checks Berth's HPA annotations (sync period,
+// metric resolution, predictive mode) together, since some depend on
+// others (a season is a multiple of the step).
+func validateHPAAnnotations(annotations map[string]string) field.ErrorList {
+	_, err := autoscale.ParseSettings(annotations)
+	if err == nil {
+		return nil
+	}
+	p := field.NewPath("metadata", "annotations")
+	var ae *predict.AnnotationError
+	if errors.As(err, &ae) {
+		return field.ErrorList{field.Invalid(p.Key(ae.Key), ae.Value, ae.Reason)}
+	}
+	return field.ErrorList{field.Invalid(p, annotations, err.Error())}
 }
