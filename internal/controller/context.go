@@ -9,6 +9,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/record"
 )
 
@@ -16,6 +17,9 @@ import (
 type Context struct {
 	// Client talks to the API server.
 	Client kubernetes.Interface
+	// RestConfig is Client's configuration, for controllers that need
+	// other clients (scale, metrics); nil in tests that do not.
+	RestConfig *rest.Config
 	// Informers is the shared informer factory; controllers register the
 	// informers they need before the Manager starts it.
 	Informers informers.SharedInformerFactory

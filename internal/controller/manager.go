@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/uuid"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/leaderelection"
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
 )
@@ -33,6 +34,8 @@ type Factory func(*Context) (Controller, error)
 type ManagerConfig struct {
 	// Client is the clientset controllers use.
 	Client kubernetes.Interface
+	// RestConfig is Client's configuration (Context.RestConfig).
+	RestConfig *rest.Config
 	// Factories build the controllers to run.
 	Factories []Factory
 	// Workers per controller (default 4).
@@ -117,7 +120,7 @@ func runControllers(ctx context.Context, cfg ManagerConfig, log *slog.Logger) er
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
-	cctx := &Context{Client: cfg.Client, Informers: factory, Recorder: recorder, Logger: log, Workers: cfg.Workers, Metrics: reg}
+	cctx := &Context{Client: cfg.Client, RestConfig: cfg.RestConfig, Informers: factory, Recorder: recorder, Logger: log, Workers: cfg.Workers, Metrics: reg}
 	var ctrls []Controller
 	for _, f := range cfg.Factories {
 		c, err := f(cctx)

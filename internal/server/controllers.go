@@ -8,6 +8,7 @@ import (
 	"github.com/berth-dev/berth/internal/controller/gc"
 	"github.com/berth-dev/berth/internal/controller/job"
 	"github.com/berth-dev/berth/internal/controller/namespace"
+	"github.com/berth-dev/berth/internal/controller/podautoscaler"
 	"github.com/berth-dev/berth/internal/controller/replicaset"
 	"github.com/berth-dev/berth/internal/controller/servicelb"
 )
@@ -23,5 +24,6 @@ func DefaultControllers() []controller.Factory {
 		endpoints.New,
 		endpointslice.New,
 		servicelb.New,
+		podautoscaler.New,
 	}
 }

@@ -306,7 +306,7 @@ func (s *Server) startControllers(runCtx context.Context) error {
 	go func() {
 		defer close(s.managerDone)
 		err := controller.RunManager(runCtx, controller.ManagerConfig{
-			Client: client, Factories: factories, Workers: s.cfg.ControllerWorkers,
+			Client: client, RestConfig: rc, Factories: factories, Workers: s.cfg.ControllerWorkers,
 			Identity: s.cfg.Identity, Logger: s.log, Metrics: s.metrics,
 		})
 		if err != nil {
