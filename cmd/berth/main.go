@@ -32,7 +32,8 @@ Usage:
   berth server  [flags]   control plane: API server on embedded or external etcd
   berth agent   [flags]   a node: joins the cluster at --server and runs its pods
   berth kubectl ARGS...   the real kubectl, defaulting to <data-dir>/admin.kubeconfig
-  berth bench   api|controllers|scheduler|pods|failover [flags]  benchmarks; the last output line is JSON
+  berth bench   api|controllers|scheduler|pods|failover|lb [flags]  benchmarks; the last output line is JSON
+  berth sim     autoscale [flags]  replay a load trace through the autoscaler; the last output line is JSON
   berth version           print the version
 
 Run 'berth <command> -h' for the flags of a command.
@@ -64,6 +65,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return kubectl.Run(rest)
 	case "bench":
 		return runBench(rest, stdout, stderr)
+	case "sim":
+		return runSim(rest, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "berth", version)
 		return 0
