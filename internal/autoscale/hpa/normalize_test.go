@@ -392,3 +392,28 @@ func TestSetCondition(t *testing.T) {
 		t.Fatalf("ScalingActive = %+v", conds[1])
 	}
 }
+
+// TestRecommendationRecordedInsteadOfDesired checks NormalizeArgs.
+// Recommendation: a scale-up asked for by a forecast alone (desired above
+// the recorded reactive count) is not held by the scale-down window.
+func TestRecommendationRecordedInsteadOfDesired(t *testing.T) {
+	for _, h := range []*autoscalingv2.HorizontalPodAutoscaler{mkHPA(nil), mkHPA(behavior(nil, nil))} {
+		var s Stabilizer
+		reactive := int32(4)
+		got, _ := s.Normalize(testConfig, h, NormalizeArgs{MinReplicas: 1, MaxReplicas: 20, CurrentReplicas: 4, DesiredReplicas: 8, Recommendation: &reactive}, testNow)
+		if got != 8 {
+			t.Fatalf("behavior %v: forecast scale-up gave %d, want 8", h.Spec.Behavior != nil, got)
+		}
+		// A minute later the forecast dropped: back to what the rule asked.
+		got, _ = s.Normalize(testConfig, h, NormalizeArgs{MinReplicas: 1, MaxReplicas: 20, CurrentReplicas: 8, DesiredReplicas: 4, Recommendation: &reactive}, testNow.Add(time.Minute))
+		if got != 4 {
+			t.Fatalf("behavior %v: after the forecast dropped %d, want 4 (not held at 8)", h.Spec.Behavior != nil, got)
+		}
+		// Without Recommendation the 8 is held by the 5-minute window.
+		var k Stabilizer
+		k.Normalize(testConfig, h, NormalizeArgs{MinReplicas: 1, MaxReplicas: 20, CurrentReplicas: 4, DesiredReplicas: 8}, testNow)
+		if got, _ := k.Normalize(testConfig, h, NormalizeArgs{MinReplicas: 1, MaxReplicas: 20, CurrentReplicas: 8, DesiredReplicas: 4}, testNow.Add(time.Minute)); got != 8 {
+			t.Fatalf("behavior %v: Kubernetes' rule gave %d, want 8 held", h.Spec.Behavior != nil, got)
+		}
+	}
+}
