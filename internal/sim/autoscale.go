@@ -295,6 +295,7 @@ func RunAutoscale(ctx context.Context, cfg AutoscaleConfig) (*AutoscaleResult, e
 	// Start where the first demand is served: the initial replicas are ready.
 	first := int32(math.Ceil(cfg.Trace.Points[0].RPS / (cfg.Capacity * cfg.TargetUtilization)))
 	m.scale(max(cfg.MinReplicas, min(first, cfg.MaxReplicas)), epoch.Add(-cfg.StartUp))
+	interpolate := cfg.Trace.Interpolator()
 	var windowSum float64
 	decisions, forecastWins := 0, 0
 	for s := 0; s < end; s++ {
@@ -302,7 +303,7 @@ func RunAutoscale(ctx context.Context, cfg AutoscaleConfig) (*AutoscaleResult, e
 			return nil, ctx.Err()
 		}
 		now := epoch.Add(time.Duration(s) * time.Second)
-		demand := cfg.Trace.Interpolate(float64(s))
+		demand := interpolate(float64(s))
 		if cfg.Step {
 			demand = cfg.Trace.At(float64(s))
 		}

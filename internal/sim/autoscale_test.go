@@ -154,6 +154,7 @@ func TestAutoscaleCommand(t *testing.T) {
 		{"--trace", filepath.Join(dir, "missing.csv")},
 		{"--trace", file, "--model", "arima"},
 		{"--trace", file, "--warmup", "soon"},
+		{"--trace", file, "--plot-window", "2h:1h"},
 	} {
 		if _, err := ParseAutoscaleArgs(bad, &stderr); err == nil {
 			t.Errorf("%v: accepted", bad)

@@ -21,8 +21,9 @@ type AutoscaleCommand struct {
 	Policies []string
 	// Plot is the PNG to write ("" for none).
 	Plot string
-	// WarmupAuto scores from two seasons on when the trace is long enough.
-	WarmupAuto bool
+	// PlotFrom and PlotTo bound the plotted window (from the trace start;
+	// PlotTo 0: the end).
+	PlotFrom, PlotTo time.Duration
 }
 
 // AutoscaleReport is the last output line of `berth sim autoscale`.
@@ -81,6 +82,7 @@ func ParseAutoscaleArgs(args []string, stderr io.Writer) (AutoscaleCommand, erro
 	horizon := fs.String("horizon", "", "predictive forecast horizon (default: the start-up time)")
 	maxErr := fs.String("max-error", "", "recent forecast error above which predictive falls back to the rule (default 0.3)")
 	fs.StringVar(&c.Plot, "plot", "", "write a PNG plot of demand, capacity and replicas to this file")
+	window := fs.String("plot-window", "", "plot only FROM:TO of the trace (durations from its start, e.g. 48h:54h; default all)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -123,6 +125,15 @@ func ParseAutoscaleArgs(args []string, stderr io.Writer) (AutoscaleCommand, erro
 	pcfg, err := predict.ParseAnnotations(c.Config.Predictive)
 	if err != nil {
 		return c, err
+	}
+	if *window != "" {
+		from, to, ok := strings.Cut(*window, ":")
+		f, err1 := time.ParseDuration(from)
+		e, err2 := time.ParseDuration(to)
+		if !ok || err1 != nil || err2 != nil || f < 0 || e <= f {
+			return c, fmt.Errorf("--plot-window %q: want FROM:TO durations with FROM < TO, like 48h:54h", *window)
+		}
+		c.PlotFrom, c.PlotTo = f, e
 	}
 	if *warmup == "auto" {
 		// Two days (or seasons) of learning, scored on the rest, when the
@@ -175,7 +186,7 @@ func RunAutoscaleCommand(ctx context.Context, c AutoscaleCommand, out io.Writer)
 		rep.ViolationReductionPct, rep.ReplicaHoursIncreasePct = &red, &inc
 	}
 	if c.Plot != "" {
-		if err := WriteAutoscalePlot(c.Plot, runCfg, rep.Results...); err != nil {
+		if err := WriteAutoscalePlot(c.Plot, runCfg, c.PlotFrom.Seconds(), c.PlotTo.Seconds(), rep.Results...); err != nil {
 			return fail(err)
 		}
 		rep.Plot = c.Plot

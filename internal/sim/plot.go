@@ -19,8 +19,21 @@ var (
 // WriteAutoscalePlot writes a PNG of one or more simulations of the same
 // trace to file: above, demand and each policy's ready capacity
 // (requests/s); below, each policy's replicas; the warm-up is shaded.
-func WriteAutoscalePlot(file string, cfg AutoscaleConfig, results ...*AutoscaleResult) error {
-	img, err := renderAutoscalePlot(cfg, results)
+// Only the samples between from and to (seconds since the trace start; to
+// 0 means the end) are drawn.
+func WriteAutoscalePlot(file string, cfg AutoscaleConfig, from, to float64, results ...*AutoscaleResult) error {
+	window := make([]*AutoscaleResult, len(results))
+	for i, r := range results {
+		w := *r
+		w.Samples = nil
+		for _, s := range r.Samples {
+			if s.At >= from && (to <= 0 || s.At <= to) {
+				w.Samples = append(w.Samples, s)
+			}
+		}
+		window[i] = &w
+	}
+	img, err := renderAutoscalePlot(cfg, window)
 	if err == nil {
 		err = plot.WritePNG(file, img)
 	}
@@ -32,7 +45,8 @@ func renderAutoscalePlot(cfg AutoscaleConfig, results []*AutoscaleResult) (*imag
 		return nil, errors.New("sim: plot: nothing was simulated")
 	}
 	samples := results[0].Samples
-	xMax := samples[len(samples)-1].At / 3600
+	x0h := samples[0].At / 3600 // the window's first hour
+	xMax := samples[len(samples)-1].At/3600 - x0h
 	yMax, rMax := 1.0, 1.0
 	for _, r := range results {
 		for _, s := range r.Samples {
@@ -50,22 +64,23 @@ func renderAutoscalePlot(cfg AutoscaleConfig, results []*AutoscaleResult) (*imag
 	x0, x1 := plot.MarginL, plot.W-plot.MarginR
 	top0, top1 := plot.MarginT, plot.MarginT+(plot.H-plot.MarginT-plot.MarginB)*62/100
 	bot0, bot1 := top1+30, plot.H-plot.MarginB
-	px := func(h float64) int { return x0 + int(math.Round(h/xMax*float64(x1-x0))) }
+	if xMax <= 0 {
+		xMax = 1
+	}
+	px := func(h float64) int { return x0 + int(math.Round((h-x0h)/xMax*float64(x1-x0))) }
 	pyTop := func(v float64) int { return top1 - int(math.Round(v/yMax*float64(top1-top0))) }
 	pyBot := func(v float64) int { return bot1 - int(math.Round(v/rMax*float64(bot1-bot0))) }
 
-	sub := fmt.Sprintf("capacity %g req/s per replica, target %.0f%%, start-up %s, sync %s, metric resolution %s.",
+	sub := fmt.Sprintf("Capacity %g req/s per replica, target %.0f%%, start-up %s, sync %s, metric resolution %s. Above: demand and ready capacity; below: replicas. Figures for the scored window.",
 		cfg.Capacity, cfg.TargetUtilization*100, cfg.StartUp, cfg.SyncPeriod, cfg.MetricResolution)
-	for _, r := range results {
-		sub += fmt.Sprintf(" %s: %.1f SLO-violation min, %.1f replica-h, %d scale events.", r.Policy, r.SLOViolationMinutes, r.ReplicaHours, r.ScaleEvents)
-	}
 	plot.Heading(img, "Berth autoscaling simulation: "+results[0].Trace, sub)
 	legend := []plot.LegendEntry{{C: demandColour, Label: "demand (req/s)"}}
 	for _, r := range results {
-		legend = append(legend, plot.LegendEntry{C: colourOf(r.Policy), Label: r.Policy + ": ready capacity (above), replicas (below)"})
+		legend = append(legend, plot.LegendEntry{C: colourOf(r.Policy), Label: fmt.Sprintf("%s: %.1f SLO-violation min, %.0f replica-h, %d scale events",
+			r.Policy, r.SLOViolationMinutes, r.ReplicaHours, r.ScaleEvents)})
 	}
 	plot.LineLegend(img, legend)
-	if w := cfg.Warmup.Hours(); w > 0 {
+	if w := min(cfg.Warmup.Hours(), x0h+xMax); w > x0h {
 		shade := color.RGBA{248, 249, 250, 255}
 		plot.FillRect(img, x0, top0, px(w)-x0, top1-top0, shade)
 		plot.FillRect(img, x0, bot0, px(w)-x0, bot1-bot0, shade)
@@ -73,7 +88,7 @@ func renderAutoscalePlot(cfg AutoscaleConfig, results []*AutoscaleResult) (*imag
 	}
 	plot.ValueGrid(img, x0, x1, yMax, yStep, pyTop)
 	plot.ValueGrid(img, x0, x1, rMax, rStep, pyBot)
-	for h := 0.0; h <= xMax+xStep/2; h += xStep {
+	for h := math.Ceil(x0h/xStep) * xStep; h <= x0h+xMax+xStep/2; h += xStep {
 		plot.FillRect(img, px(h), top0, 1, top1-top0, plot.Minor)
 		plot.FillRect(img, px(h), bot0, 1, bot1-bot0, plot.Minor)
 		label := strconv.FormatFloat(h, 'f', -1, 64)

@@ -88,6 +88,9 @@ type State struct {
 	pred    *predict.Predictor
 	predCfg *predict.Config
 	history []byte // serialized history to restore into the next predictor
+	// distrust is why the forecasts were last ignored ("" while used), to
+	// emit an event when that changes.
+	distrust string
 }
 
 // RestoreHistory gives the state a predictive history serialized by
@@ -194,6 +197,17 @@ func (st *State) Decide(ctx context.Context, cfg hpa.Config, in Input) Decision 
 		if st.pred != nil {
 			d.Forecast = st.forecast(h, settings, in, current, res, rec, cfg)
 			d.Forecast.Reactive = reactive
+			// Reasons carry figures that change at every sync: an event
+			// is emitted when the kind of reason changes.
+			why := strings.Join(d.Forecast.Reasons, "; ")
+			if key := withoutFigures(why); key != withoutFigures(st.distrust) {
+				if why != "" {
+					d.Events = append(d.Events, Event{corev1.EventTypeNormal, "ForecastIgnored", "predictive mode is reactive for now: " + why})
+				} else {
+					d.Events = append(d.Events, Event{corev1.EventTypeNormal, "ForecastUsed", "the forecasts are trusted again"})
+				}
+			}
+			st.distrust = why
 			if d.Forecast.Replicas > desired {
 				desired, metric = d.Forecast.Replicas, "forecast of "+d.Forecast.Metric
 				d.Forecast.Used = true
@@ -409,4 +423,14 @@ func setCondition(s *autoscalingv2.HorizontalPodAutoscalerStatus, typ autoscalin
 // statusChanged reports whether the status must be written.
 func statusChanged(old, cur *autoscalingv2.HorizontalPodAutoscalerStatus) bool {
 	return !apiequality.Semantic.DeepEqual(old, cur)
+}
+
+// withoutFigures drops the digits of s.
+func withoutFigures(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= '0' && r <= '9' {
+			return -1
+		}
+		return r
+	}, s)
 }

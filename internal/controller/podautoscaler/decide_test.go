@@ -173,6 +173,7 @@ func TestPredictiveScalesBeforeTheRule(t *testing.T) {
 	m := &fakeMetrics{}
 	current := int32(2)
 	used := false
+	var reasons []string
 	for i := 0; i < 40; i++ {
 		now := t0.Add(time.Duration(i) * 15 * time.Second)
 		total := 20 + float64(i)*2 // +2 requests/s every 15 s
@@ -183,6 +184,11 @@ func TestPredictiveScalesBeforeTheRule(t *testing.T) {
 		}
 		if d.Forecast == nil {
 			t.Fatal("a predictive HPA decided without a forecast")
+		}
+		for _, e := range d.Events {
+			if strings.HasPrefix(e.Reason, "Forecast") {
+				reasons = append(reasons, e.Reason)
+			}
 		}
 		if d.Desired < d.Forecast.Reactive && d.Desired < current {
 			t.Fatalf("step %d: desired %d below the rule's %d", i, d.Desired, d.Forecast.Reactive)
@@ -204,6 +210,9 @@ func TestPredictiveScalesBeforeTheRule(t *testing.T) {
 	}
 	if !used {
 		t.Fatal("the forecast never asked for more than the rule on a rising load")
+	}
+	if got := strings.Join(reasons, ","); got != "ForecastIgnored,ForecastUsed" {
+		t.Fatalf("forecast events %q, want one ForecastIgnored while the history was short, then ForecastUsed", got)
 	}
 	// The history serializes and restores into a fresh state.
 	data, err := st.Predictor().MarshalJSON()

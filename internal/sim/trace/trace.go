@@ -60,22 +60,28 @@ func (t *Trace) At(s float64) float64 {
 // and after the last, the nearest point's value). Coarse traces (5-minute
 // or 30-minute counts) replayed this way rise and fall gradually, as the
 // load they summarize did, instead of jumping at every interval.
-func (t *Trace) Interpolate(s float64) float64 {
+func (t *Trace) Interpolate(s float64) float64 { return t.Interpolator()(s) }
+
+// Interpolator returns Interpolate as a function that computes the trace's
+// step once: replays call it for every second of a long trace.
+func (t *Trace) Interpolator() func(s float64) float64 {
 	n := len(t.Points)
-	if n == 0 {
-		return 0
-	}
 	half := t.Step() / 2
-	i := sort.Search(n, func(i int) bool { return t.Points[i].At+half > s })
-	switch {
-	case i == 0:
-		return t.Points[0].RPS
-	case i == n:
-		return t.Points[n-1].RPS
+	return func(s float64) float64 {
+		if n == 0 {
+			return 0
+		}
+		i := sort.Search(n, func(i int) bool { return t.Points[i].At+half > s })
+		switch {
+		case i == 0:
+			return t.Points[0].RPS
+		case i == n:
+			return t.Points[n-1].RPS
+		}
+		a, b := t.Points[i-1], t.Points[i]
+		f := (s - (a.At + half)) / (b.At - a.At)
+		return a.RPS + f*(b.RPS-a.RPS)
 	}
-	a, b := t.Points[i-1], t.Points[i]
-	f := (s - (a.At + half)) / (b.At - a.At)
-	return a.RPS + f*(b.RPS-a.RPS)
 }
 
 // Duration returns the seconds from the first point to the last plus one
