@@ -158,6 +158,23 @@ func newProcessDriver(ctx context.Context, client kubernetes.Interface, node *co
 	if err != nil {
 		return nil, "", err
 	}
+	if nw, ok := cfg.Network.(*network.CNI); ok {
+		// Pod networks of sandboxes this agent does not know (left by an
+		// agent of another data directory, or before a crash) would keep
+		// their addresses on the bridge and answer for new pods given the
+		// same addresses.
+		sbs, err := drv.ListSandboxes(ctx)
+		if err == nil {
+			keep := make(map[string]bool, len(sbs))
+			for _, sb := range sbs {
+				keep[sb.ID] = true
+			}
+			err = nw.Cleanup(ctx, keep)
+		}
+		if err != nil {
+			logger.Warn("pod networks left by an earlier agent were not all removed", "err", err)
+		}
+	}
 	return drv, reason, nil
 }
 
