@@ -15,7 +15,8 @@ import (
 // on the service proxy's requests_per_second (1 s sync and metric
 // resolution) scales the Deployment 1 → 3 under load from the example
 // app's load generator, and back to 1 once the load stops and the
-// scale-down stabilization window has passed.
+// scale-down stabilization window has passed. The HPA reads both the pods'
+// metric and the Service's (an Object metric).
 func TestAutoscaling(t *testing.T) {
 	bin := rootWebapp(t) // pod networks, cgroups (cpu metrics) and ClusterIPs need root
 	c := startClusterWith(t, true)
@@ -93,6 +94,11 @@ spec:
     pods:
       metric: {name: requests_per_second}
       target: {type: AverageValue, averageValue: "5"}
+  - type: Object
+    object:
+      describedObject: {apiVersion: v1, kind: Service, name: web}
+      metric: {name: requests_per_second}
+      target: {type: AverageValue, averageValue: "5"}
   behavior:
     scaleDown: {stabilizationWindowSeconds: 15}
 `))
@@ -100,7 +106,7 @@ spec:
 	// Idle: the HPA stays at one replica and shows 0 requests/s per pod.
 	waitFor(t, 30*time.Second, "the HPA to measure the idle app", func() bool {
 		out, err := c.kubectl("get", "hpa", "web")
-		return err == nil && regexp.MustCompile(`(?m)^web\s+Deployment/web\s+0/5\s+1\s+3\s+1\s`).MatchString(out)
+		return err == nil && regexp.MustCompile(`(?m)^web\s+Deployment/web\s+0/5, 0/5 \(avg\)\s+1\s+3\s+1\s`).MatchString(out)
 	})
 	load := exec.Command(bin, "load", "-rps", "20", "http://"+ip+"/")
 	var loadOut lockedBuffer
@@ -119,7 +125,12 @@ spec:
 	waitFor(t, 60*time.Second, "3 replicas under load", func() bool { return replicas() == 3 })
 	waitFor(t, 60*time.Second, "3 pods Ready", func() bool { return ready() == 3 })
 	out := c.mustKubectl("get", "hpa", "web")
-	expectMatch(t, "kubectl get hpa under load", out, `(?m)^web\s+Deployment/web\s+\d+(\.\d+)?m?/5\s+1\s+3\s+3\s`)
+	expectMatch(t, "kubectl get hpa under load", out, `(?m)^web\s+Deployment/web\s+\d+m?/5, \d+m?/5 \(avg\)\s+1\s+3\s+3\s`)
+	// Both metrics were read: the Service's total through the Object metric.
+	objValue := c.mustKubectl("get", "hpa", "web", "-o", "jsonpath={.status.currentMetrics[1].object.current.averageValue}")
+	if v := strings.TrimSpace(objValue); v == "" || v == "0" {
+		t.Fatalf("the Object metric on the Service has no value under load: %q", v)
+	}
 	desc := c.mustKubectl("describe", "hpa", "web")
 	expectMatch(t, "kubectl describe hpa", desc, `SuccessfulRescale\s+.*New size: \d+; reason: pods metric requests_per_second above target`,
 		`ScalingLimited\s+True\s+TooManyReplicas`)

@@ -340,61 +340,55 @@ func replicasChangePerPeriod(periodSeconds int32, events []timestampedScaleEvent
 // (selectPolicy Max) or smallest (Min) count the policies allow from the
 // count at the start of their period; the current count when Disabled.
 func scaleUpLimit(current int32, upEvents, downEvents []timestampedScaleEvent, rules *autoscalingv2.HPAScalingRules, now time.Time) int32 {
-	var result int32
-	var pick func(a, b int32) int32
-	switch *rules.SelectPolicy {
-	case autoscalingv2.DisabledPolicySelect:
-		return current
-	case autoscalingv2.MinChangePolicySelect:
-		result, pick = math.MaxInt32, minInt32
-	default:
-		result, pick = math.MinInt32, maxInt32
-	}
-	for _, p := range rules.Policies {
-		start := current - replicasChangePerPeriod(p.PeriodSeconds, upEvents, now) + replicasChangePerPeriod(p.PeriodSeconds, downEvents, now)
-		var proposed int32
-		switch p.Type {
-		case autoscalingv2.PodsScalingPolicy:
-			proposed = start + p.Value
-		case autoscalingv2.PercentScalingPolicy:
-			// Rounded up so that a small percentage still adds a pod.
-			proposed = int32(math.Ceil(float64(start) * (1 + float64(p.Value)/100)))
-		}
-		result = pick(result, proposed)
-	}
-	return result
+	return policyLimit(true, current, upEvents, downEvents, rules, now)
 }
 
 // scaleDownLimit is calculateScaleDownLimitWithBehaviors: the smallest
 // (selectPolicy Max) or largest (Min) count the policies allow from the
 // count at the start of their period; the current count when Disabled.
 func scaleDownLimit(current int32, upEvents, downEvents []timestampedScaleEvent, rules *autoscalingv2.HPAScalingRules, now time.Time) int32 {
-	var result int32
-	var pick func(a, b int32) int32
-	switch *rules.SelectPolicy {
-	case autoscalingv2.DisabledPolicySelect:
+	return policyLimit(false, current, upEvents, downEvents, rules, now)
+}
+
+// policyLimit is the count the policies of rules allow in one direction
+// (up or down): each policy proposes a count from the count at the start
+// of its period, and selectPolicy Max picks the proposal that changes the
+// most, Min the one that changes the least.
+func policyLimit(up bool, current int32, upEvents, downEvents []timestampedScaleEvent, rules *autoscalingv2.HPAScalingRules, now time.Time) int32 {
+	if *rules.SelectPolicy == autoscalingv2.DisabledPolicySelect {
 		return current
-	case autoscalingv2.MinChangePolicySelect:
-		result, pick = math.MinInt32, maxInt32
-	default:
-		result, pick = math.MaxInt32, minInt32
+	}
+	// Keep the highest proposal when scaling up for the most change, or
+	// down for the least; the lowest otherwise.
+	highest := up == (*rules.SelectPolicy != autoscalingv2.MinChangePolicySelect)
+	result := int32(math.MaxInt32)
+	if highest {
+		result = math.MinInt32
+	}
+	sign := int32(-1)
+	if up {
+		sign = 1
 	}
 	for _, p := range rules.Policies {
 		start := current - replicasChangePerPeriod(p.PeriodSeconds, upEvents, now) + replicasChangePerPeriod(p.PeriodSeconds, downEvents, now)
 		var proposed int32
-		switch p.Type {
-		case autoscalingv2.PodsScalingPolicy:
-			proposed = start - p.Value
-		case autoscalingv2.PercentScalingPolicy:
+		switch {
+		case p.Type == autoscalingv2.PodsScalingPolicy:
+			proposed = start + sign*p.Value
+		case p.Type == autoscalingv2.PercentScalingPolicy && up:
+			// Rounded up so that a small percentage still adds a pod.
+			proposed = int32(math.Ceil(float64(start) * (1 + float64(p.Value)/100)))
+		case p.Type == autoscalingv2.PercentScalingPolicy:
 			proposed = int32(float64(start) * (1 - float64(p.Value)/100))
 		}
-		result = pick(result, proposed)
+		if highest {
+			result = max(result, proposed)
+		} else {
+			result = min(result, proposed)
+		}
 	}
 	return result
 }
-
-func minInt32(a, b int32) int32 { return min(a, b) }
-func maxInt32(a, b int32) int32 { return max(a, b) }
 
 // effectiveRules returns the scale-up and scale-down rules with the API
 // server's defaults for what is unset: scale-up window 0, policies 4 pods

@@ -273,7 +273,7 @@ func (st *State) forecast(h *autoscalingv2.HorizontalPodAutoscaler, s autoscale.
 		if p == nil || i >= len(h.Spec.Metrics) {
 			continue
 		}
-		key, demand, ok := demandOf(&h.Spec.Metrics[i], p, rec, in.Pods)
+		key, demand, ok := demandOf(&h.Spec.Metrics[i], p, rec, in.Pods, in.Scale.Status.Replicas)
 		if !ok {
 			continue
 		}
@@ -306,7 +306,7 @@ func (st *State) forecast(h *autoscalingv2.HorizontalPodAutoscaler, s autoscale.
 // demandOf is a metric's demand in replicas: its usage ratio times the
 // pods it was measured over, what the Kubernetes rule would scale to
 // without tolerance. The key names the metric in the history.
-func demandOf(spec *autoscalingv2.MetricSpec, p *hpa.Proposal, rec *recordingSource, pods []*corev1.Pod) (key string, demand float64, ok bool) {
+func demandOf(spec *autoscalingv2.MetricSpec, p *hpa.Proposal, rec *recordingSource, pods []*corev1.Pod, statusReplicas int32) (key string, demand float64, ok bool) {
 	st := p.Status
 	ratio := func(cur, target float64) (float64, bool) {
 		if target <= 0 {
@@ -351,16 +351,19 @@ func demandOf(spec *autoscalingv2.MetricSpec, p *hpa.Proposal, rec *recordingSou
 		r, ok := ratio(float64(st.Pods.Current.AverageValue.MilliValue()), float64(spec.Pods.Target.AverageValue.MilliValue()))
 		return key, r * measured(rec.pods[spec.Pods.Metric.Name]), ok
 	case autoscalingv2.ObjectMetricSourceType:
-		if spec.Object == nil || st.Object == nil || st.Object.Current.Value == nil {
+		if spec.Object == nil || st.Object == nil {
 			return "", 0, false
 		}
 		key = "object/" + strings.ToLower(spec.Object.DescribedObject.Kind) + "/" + spec.Object.DescribedObject.Name + "/" + spec.Object.Metric.Name
-		v := float64(st.Object.Current.Value.MilliValue())
-		if t := spec.Object.Target; t.AverageValue != nil {
-			r, ok := ratio(v, float64(t.AverageValue.MilliValue()))
+		cur, t := st.Object.Current, spec.Object.Target
+		switch {
+		case t.AverageValue != nil && cur.AverageValue != nil:
+			// The status holds the value divided over the target's
+			// replicas; the demand is the whole value over the target.
+			r, ok := ratio(float64(cur.AverageValue.MilliValue())*float64(statusReplicas), float64(t.AverageValue.MilliValue()))
 			return key, r, ok
-		} else if t.Value != nil {
-			r, ok := ratio(v, float64(t.Value.MilliValue()))
+		case t.Value != nil && cur.Value != nil:
+			r, ok := ratio(float64(cur.Value.MilliValue()), float64(t.Value.MilliValue()))
 			return key, r * float64(p.ReadyPods), ok
 		}
 	}

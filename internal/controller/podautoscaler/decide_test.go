@@ -250,3 +250,41 @@ func TestMeasuredStartUp(t *testing.T) {
 		t.Fatalf("start-up without pods %s, want 0", got)
 	}
 }
+
+func TestDemandOf(t *testing.T) {
+	q := func(v string) *resource.Quantity { x := resource.MustParse(v); return &x }
+	pct := func(v int32) *int32 { return &v }
+	three := hpa.PodMetricsInfo{"pa": {}, "pb": {}, "pc": {}}
+	rec := &recordingSource{pods: map[string]hpa.PodMetricsInfo{"rps": three}, resource: map[corev1.ResourceName]hpa.PodMetricsInfo{corev1.ResourceCPU: three}}
+	svc := autoscalingv2.CrossVersionObjectReference{APIVersion: "v1", Kind: "Service", Name: "web"}
+	tests := []struct {
+		name   string
+		spec   autoscalingv2.MetricSpec
+		status autoscalingv2.MetricStatus
+		key    string
+		want   float64
+	}{
+		{"pods average", autoscalingv2.MetricSpec{Type: autoscalingv2.PodsMetricSourceType, Pods: &autoscalingv2.PodsMetricSource{
+			Metric: autoscalingv2.MetricIdentifier{Name: "rps"}, Target: autoscalingv2.MetricTarget{AverageValue: q("10")}}},
+			autoscalingv2.MetricStatus{Pods: &autoscalingv2.PodsMetricStatus{Current: autoscalingv2.MetricValueStatus{AverageValue: q("15")}}},
+			"pods/rps", 4.5}, // 15/10 × 3 pods measured
+		{"cpu utilization", autoscalingv2.MetricSpec{Type: autoscalingv2.ResourceMetricSourceType, Resource: &autoscalingv2.ResourceMetricSource{
+			Name: corev1.ResourceCPU, Target: autoscalingv2.MetricTarget{AverageUtilization: pct(50)}}},
+			autoscalingv2.MetricStatus{Resource: &autoscalingv2.ResourceMetricStatus{Current: autoscalingv2.MetricValueStatus{AverageUtilization: pct(100)}}},
+			"resource/cpu", 6},
+		{"object average", autoscalingv2.MetricSpec{Type: autoscalingv2.ObjectMetricSourceType, Object: &autoscalingv2.ObjectMetricSource{
+			DescribedObject: svc, Metric: autoscalingv2.MetricIdentifier{Name: "rps"}, Target: autoscalingv2.MetricTarget{AverageValue: q("5")}}},
+			autoscalingv2.MetricStatus{Object: &autoscalingv2.ObjectMetricStatus{Current: autoscalingv2.MetricValueStatus{AverageValue: q("10")}}},
+			"object/service/web/rps", 8}, // 10 × 4 replicas / 5
+		{"object value", autoscalingv2.MetricSpec{Type: autoscalingv2.ObjectMetricSourceType, Object: &autoscalingv2.ObjectMetricSource{
+			DescribedObject: svc, Metric: autoscalingv2.MetricIdentifier{Name: "rps"}, Target: autoscalingv2.MetricTarget{Value: q("20")}}},
+			autoscalingv2.MetricStatus{Object: &autoscalingv2.ObjectMetricStatus{Current: autoscalingv2.MetricValueStatus{Value: q("30")}}},
+			"object/service/web/rps", 3}, // 30/20 × 2 ready pods
+	}
+	for _, tc := range tests {
+		key, got, ok := demandOf(&tc.spec, &hpa.Proposal{Status: tc.status, ReadyPods: 2}, rec, testPods(3), 4)
+		if !ok || key != tc.key || got != tc.want {
+			t.Errorf("%s: %q %g %v, want %q %g", tc.name, key, got, ok, tc.key, tc.want)
+		}
+	}
+}
