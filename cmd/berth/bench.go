@@ -30,6 +30,7 @@ var benchmarks = []struct {
 	{"pods", newBenchCommand(bench.ParsePodsArgs, bench.RunPods, func(c *bench.PodsConfig, l *slog.Logger) { c.Logger = l })},
 	{"failover", newBenchCommand(bench.ParseFailoverArgs, bench.RunFailover, func(c *bench.FailoverConfig, l *slog.Logger) { c.Logger = l })},
 	{"lb", newBenchCommand(bench.ParseLBArgs, bench.RunLB, func(c *bench.LBConfig, l *slog.Logger) { c.Logger = l })},
+	{"hpa", newBenchCommand(bench.ParseHPAArgs, bench.RunHPA, func(c *bench.HPAConfig, l *slog.Logger) { c.Logger = l })},
 }
 
 // runBench runs `berth bench NAME [flags]`. The last line it writes to

@@ -32,7 +32,7 @@ Usage:
   berth server  [flags]   control plane: API server on embedded or external etcd
   berth agent   [flags]   a node: joins the cluster at --server and runs its pods
   berth kubectl ARGS...   the real kubectl, defaulting to <data-dir>/admin.kubeconfig
-  berth bench   api|controllers|scheduler|pods|failover|lb [flags]  benchmarks; the last output line is JSON
+  berth bench   api|controllers|scheduler|pods|failover|lb|hpa [flags]  benchmarks; the last output line is JSON
   berth sim     autoscale [flags]  replay a load trace through the autoscaler; the last output line is JSON
   berth version           print the version
 

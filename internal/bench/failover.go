@@ -18,6 +18,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -484,29 +485,34 @@ func (r *failoverRun) cleanup() int {
 }
 
 // removeHostNetwork removes, as root, what the agents' pod networks leave
-// on the host once their pods are gone: the bridges, their masquerade
-// chains and the nodes' network namespace directories. Failures are
-// logged.
+// on the host once their pods are gone (removePodNetwork of each).
 func (r *failoverRun) removeHostNetwork() {
 	if os.Geteuid() != 0 {
 		return
 	}
 	for i, br := range r.cfg.Bridges {
-		if out, err := exec.Command("ip", "link", "del", br).CombinedOutput(); err != nil && !bytes.Contains(out, []byte("Cannot find device")) {
-			r.log.Warn("cleanup: delete the bridge", "bridge", br, "err", err, "output", string(out))
-		}
-		if err := removeMasqChain("BERTH-MASQ-" + br); err != nil {
-			r.log.Warn("cleanup: remove the masquerade chain", "bridge", br, "err", err)
-		}
-		dir := filepath.Join("/run/berth/netns", failoverNodes[i])
-		entries, _ := os.ReadDir(dir)
-		for _, e := range entries {
-			_ = syscall.Unmount(filepath.Join(dir, e.Name()), syscall.MNT_DETACH)
-		}
-		_ = syscall.Unmount(dir, syscall.MNT_DETACH) // the agent bind-mounts it onto itself
-		if err := os.RemoveAll(dir); err != nil {
-			r.log.Warn("cleanup: remove the network namespace directory", "dir", dir, "err", err)
-		}
+		removePodNetwork(r.log, br, failoverNodes[i])
+	}
+}
+
+// removePodNetwork removes what an agent's pod network leaves on the host
+// once its pods are gone: the bridge, its masquerade chain and the node's
+// network namespace directory. Failures are logged.
+func removePodNetwork(log *slog.Logger, bridge, node string) {
+	if out, err := exec.Command("ip", "link", "del", bridge).CombinedOutput(); err != nil && !bytes.Contains(out, []byte("Cannot find device")) {
+		log.Warn("cleanup: delete the bridge", "bridge", bridge, "err", err, "output", string(out))
+	}
+	if err := removeMasqChain("BERTH-MASQ-" + bridge); err != nil {
+		log.Warn("cleanup: remove the masquerade chain", "bridge", bridge, "err", err)
+	}
+	dir := filepath.Join("/run/berth/netns", node)
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		_ = syscall.Unmount(filepath.Join(dir, e.Name()), syscall.MNT_DETACH)
+	}
+	_ = syscall.Unmount(dir, syscall.MNT_DETACH) // the agent bind-mounts it onto itself
+	if err := os.RemoveAll(dir); err != nil {
+		log.Warn("cleanup: remove the network namespace directory", "dir", dir, "err", err)
 	}
 }
 
@@ -539,22 +545,31 @@ func removeMasqChain(chain string) error {
 // deleteAll deletes the Deployment and its pods (grace period 1 s, through
 // the agents) and waits until a LIST finds no pod.
 func (r *failoverRun) deleteAll(ctx context.Context) error {
+	return deleteAppPods(ctx, r.log, r.cs, failoverNamespace, failoverApp, nil, 200*time.Millisecond)
+}
+
+// deleteAppPods deletes the Deployment app in ns and its pods (labelled
+// app=app) and waits until a LIST finds no pod, polling every poll; it
+// gives up when ctx ends or gone is closed (the agent exited).
+func deleteAppPods(ctx context.Context, log *slog.Logger, cs kubernetes.Interface, ns, app string, gone <-chan struct{}, poll time.Duration) error {
 	bg := metav1.DeletePropagationBackground
-	if err := r.cs.AppsV1().Deployments(failoverNamespace).Delete(ctx, failoverApp, metav1.DeleteOptions{PropagationPolicy: &bg}); err != nil {
-		r.log.Debug("cleanup: delete the Deployment", "err", err)
+	if err := cs.AppsV1().Deployments(ns).Delete(ctx, app, metav1.DeleteOptions{PropagationPolicy: &bg}); err != nil && !apierrors.IsNotFound(err) {
+		log.Debug("cleanup: delete the Deployment", "err", err)
 	}
 	for {
 		// The ReplicaSet may recreate pods until the garbage collector
 		// removed it: deleted again until none is left.
-		err := r.cs.CoreV1().Pods(failoverNamespace).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{LabelSelector: "app=" + failoverApp})
-		pods, lerr := listPods(ctx, r.cs, failoverNamespace)
+		err := cs.CoreV1().Pods(ns).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{LabelSelector: "app=" + app})
+		pods, lerr := listPods(ctx, cs, ns)
 		if err == nil && lerr == nil && len(pods) == 0 {
 			return nil
 		}
 		select {
 		case <-ctx.Done():
 			return errors.Join(ctx.Err(), err, lerr)
-		case <-time.After(200 * time.Millisecond):
+		case <-gone:
+			return errors.New("the agent exited")
+		case <-time.After(poll):
 		}
 	}
 }
