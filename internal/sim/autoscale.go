@@ -97,6 +97,9 @@ type AutoscaleResult struct {
 	// ScaleUps and ScaleDowns split ScaleEvents.
 	ScaleUps   int `json:"scale_ups"`
 	ScaleDowns int `json:"scale_downs"`
+	// Flaps counts rescales that reversed the previous one within
+	// FlapWindow (up then down, or down then up).
+	Flaps int `json:"flaps"`
 	// ForecastUsedPct is the share of decisions in which the forecast
 	// asked for more than the reactive rule (predictive only).
 	ForecastUsedPct float64 `json:"forecast_used_pct"`
@@ -110,6 +113,9 @@ type simPod struct {
 	created time.Time
 	readyAt time.Time
 }
+
+// FlapWindow is how soon a reversed rescale counts as a flap.
+const FlapWindow = time.Minute
 
 // epoch is the simulated time of the trace's first point: a Monday
 // midnight, so seasons line up with days.
@@ -298,6 +304,7 @@ func RunAutoscale(ctx context.Context, cfg AutoscaleConfig) (*AutoscaleResult, e
 	interpolate := cfg.Trace.Interpolator()
 	var windowSum float64
 	decisions, forecastWins := 0, 0
+	lastDir, lastAt := 0, -1<<31 // direction (+1 up, -1 down) and second of the last rescale
 	for s := 0; s < end; s++ {
 		if s%4096 == 0 && ctx.Err() != nil {
 			return nil, ctx.Err()
@@ -322,14 +329,22 @@ func RunAutoscale(ctx context.Context, cfg AutoscaleConfig) (*AutoscaleResult, e
 			if d.Rescale && d.Err == nil {
 				m.scale(d.Desired, now)
 				st.Applied(h, &d, nil, now)
+				dir := 1
+				if d.Desired < d.Current {
+					dir = -1
+				}
 				if s >= warm {
 					res.ScaleEvents++
-					if d.Desired > d.Current {
+					if dir > 0 {
 						res.ScaleUps++
 					} else {
 						res.ScaleDowns++
 					}
+					if dir != lastDir && s-lastAt < int(FlapWindow.Seconds()) {
+						res.Flaps++
+					}
 				}
+				lastDir, lastAt = dir, s
 			}
 			h.Status = d.Status
 			if s >= warm {

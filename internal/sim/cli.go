@@ -193,13 +193,13 @@ func RunAutoscaleCommand(ctx context.Context, c AutoscaleCommand, out io.Writer)
 	}
 	fmt.Fprintf(out, "trace %s: %.1f h scored after %.1f h warm-up; capacity %g req/s per replica, target %.0f%%, start-up %s, sync %s, resolution %s\n",
 		rep.Trace, rep.Results[0].EvaluatedHours, rep.WarmupH, cfg.Capacity, cfg.TargetUtilization*100, cfg.StartUp, cfg.SyncPeriod, cfg.MetricResolution)
-	fmt.Fprintf(out, "%-11s %14s %14s %13s %8s\n", "policy", "SLO-viol. min", "replica-hours", "scale events", "forecast")
+	fmt.Fprintf(out, "%-11s %14s %14s %13s %6s %8s\n", "policy", "SLO-viol. min", "replica-hours", "scale events", "flaps", "forecast")
 	for _, r := range rep.Results {
 		fc := "-"
 		if r.Policy == PolicyPredictive {
 			fc = fmt.Sprintf("%.0f%%", r.ForecastUsedPct)
 		}
-		fmt.Fprintf(out, "%-11s %14.1f %14.1f %13d %8s\n", r.Policy, r.SLOViolationMinutes, r.ReplicaHours, r.ScaleEvents, fc)
+		fmt.Fprintf(out, "%-11s %14.1f %14.1f %13d %6d %8s\n", r.Policy, r.SLOViolationMinutes, r.ReplicaHours, r.ScaleEvents, r.Flaps, fc)
 	}
 	if rep.ViolationReductionPct != nil {
 		fmt.Fprintf(out, "predictive vs hpa: %.0f%% fewer SLO-violation minutes, %+.1f%% replica-hours\n", *rep.ViolationReductionPct, *rep.ReplicaHoursIncreasePct)

@@ -76,8 +76,8 @@ func renderAutoscalePlot(cfg AutoscaleConfig, results []*AutoscaleResult) (*imag
 	plot.Heading(img, "Berth autoscaling simulation: "+results[0].Trace, sub)
 	legend := []plot.LegendEntry{{C: demandColour, Label: "demand (req/s)"}}
 	for _, r := range results {
-		legend = append(legend, plot.LegendEntry{C: colourOf(r.Policy), Label: fmt.Sprintf("%s: %.1f SLO-violation min, %.0f replica-h, %d scale events",
-			r.Policy, r.SLOViolationMinutes, r.ReplicaHours, r.ScaleEvents)})
+		legend = append(legend, plot.LegendEntry{C: colourOf(r.Policy), Label: fmt.Sprintf("%s: %.1f SLO-violation min, %.0f replica-h, %d scale events, %d flaps",
+			r.Policy, r.SLOViolationMinutes, r.ReplicaHours, r.ScaleEvents, r.Flaps)})
 	}
 	plot.LineLegend(img, legend)
 	if w := min(cfg.Warmup.Hours(), x0h+xMax); w > x0h {

@@ -91,6 +91,44 @@ type State struct {
 	// distrust is why the forecasts were last ignored ("" while used), to
 	// emit an event when that changes.
 	distrust string
+	// held are the recent forecast counts, newest last: a forecast's
+	// capacity is kept for ForecastHold so that it does not go and come
+	// back within a minute.
+	held []heldForecast
+}
+
+// heldForecast is a forecast count and when it was made.
+type heldForecast struct {
+	at       time.Time
+	replicas int32
+	metric   string
+}
+
+// ForecastHold is how long capacity asked for by a forecast is kept at
+// least (Kubernetes' 5-minute scale-down window does not hold it: see
+// NormalizeArgs.Recommendation).
+const ForecastHold = time.Minute
+
+// hold records f's count at now and returns the largest count forecast
+// within ForecastHold, with its metric.
+func (st *State) hold(f *Forecast, now time.Time) (int32, string) {
+	keep := st.held[:0]
+	for _, h := range st.held {
+		if now.Sub(h.at) < ForecastHold {
+			keep = append(keep, h)
+		}
+	}
+	st.held = keep
+	if f.Replicas > 0 {
+		st.held = append(st.held, heldForecast{now, f.Replicas, f.Metric})
+	}
+	var best heldForecast
+	for _, h := range st.held {
+		if h.replicas > best.replicas {
+			best = h
+		}
+	}
+	return best.replicas, best.metric
 }
 
 // RestoreHistory gives the state a predictive history serialized by
@@ -197,6 +235,7 @@ func (st *State) Decide(ctx context.Context, cfg hpa.Config, in Input) Decision 
 		if st.pred != nil {
 			d.Forecast = st.forecast(h, settings, in, current, res, rec, cfg)
 			d.Forecast.Reactive = reactive
+			d.Forecast.Replicas, d.Forecast.Metric = st.hold(d.Forecast, in.Now)
 			// Reasons carry figures that change at every sync: an event
 			// is emitted when the kind of reason changes.
 			why := strings.Join(d.Forecast.Reasons, "; ")

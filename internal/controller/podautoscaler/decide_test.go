@@ -288,3 +288,23 @@ func TestDemandOf(t *testing.T) {
 		}
 	}
 }
+
+func TestForecastHold(t *testing.T) {
+	var st State
+	for _, step := range []struct {
+		after    time.Duration
+		forecast int32
+		want     int32
+	}{
+		{0, 5, 5},                 // a forecast asks for 5
+		{30 * time.Second, 2, 5},  // it dropped: 5 is kept within the hold
+		{45 * time.Second, 0, 5},  // no usable forecast: still held
+		{61 * time.Second, 2, 2},  // the 5 is older than ForecastHold
+		{200 * time.Second, 0, 0}, // nothing recent
+	} {
+		got, _ := st.hold(&Forecast{Replicas: step.forecast, Metric: "pods/m"}, t0.Add(step.after))
+		if got != step.want {
+			t.Fatalf("after %s with forecast %d: held %d, want %d", step.after, step.forecast, got, step.want)
+		}
+	}
+}
