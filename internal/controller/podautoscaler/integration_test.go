@@ -2,6 +2,7 @@ package podautoscaler_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"sync"
@@ -16,6 +17,7 @@ import (
 	"github.com/berth-dev/berth/internal/testutil/fakekubelet"
 	"github.com/berth-dev/berth/internal/testutil/testenv"
 	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -208,4 +210,94 @@ func TestHPAOnATargetWithoutScale(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// TestPredictiveHistoryIsKept checks that a predictive HPA's history is
+// written to its ConfigMap, owned by the HPA, and readable by a new state.
+func TestPredictiveHistoryIsKept(t *testing.T) {
+	src := &clientLoad{load: &load{}}
+	env := testenv.Start(t, testenv.Options{
+		Controllers: []controller.Factory{replicaset.New, deployment.New, podautoscaler.NewWithMetrics(hpa.DefaultConfig(), src)},
+		Kubelet:     &fakekubelet.Config{Bind: true}, Logger: testenv.Logger(),
+	})
+	cs := env.Client
+	src.cs = cs
+	src.set(15)
+	ctx := context.Background()
+	one := int32(1)
+	labels := map[string]string{"app": "web"}
+	if _, err := cs.AppsV1().Deployments("default").Create(ctx, &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "web"},
+		Spec: appsv1.DeploymentSpec{Replicas: &one, Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "web:1"}}}}},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	h, err := cs.AutoscalingV2().HorizontalPodAutoscalers("default").Create(ctx, &autoscalingv2.HorizontalPodAutoscaler{
+		ObjectMeta: metav1.ObjectMeta{Name: "web", Annotations: map[string]string{"berth.io/hpa-sync-period": "1s",
+			"berth.io/predictive-model": "linear", "berth.io/predictive-step": "1s", "berth.io/predictive-history": "10s"}},
+		Spec: autoscalingv2.HorizontalPodAutoscalerSpec{
+			ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Name: "web"},
+			MinReplicas:    &one, MaxReplicas: 6,
+			Metrics: []autoscalingv2.MetricSpec{{Type: autoscalingv2.PodsMetricSourceType, Pods: &autoscalingv2.PodsMetricSource{
+				Metric: autoscalingv2.MetricIdentifier{Name: "requests_per_second"},
+				Target: autoscalingv2.MetricTarget{Type: autoscalingv2.AverageValueMetricType, AverageValue: resource.NewQuantity(10, resource.DecimalSI)},
+			}}},
+		},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var data string
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		cm, err := cs.CoreV1().ConfigMaps("default").Get(ctx, podautoscaler.HistoryConfigMapName("web"), metav1.GetOptions{})
+		if err == nil && samples(cm.Data["history.json"]) >= 4 {
+			if len(cm.OwnerReferences) != 1 || cm.OwnerReferences[0].UID != h.UID || cm.Labels[podautoscaler.LabelHistoryOf] != "web" {
+				t.Fatalf("history ConfigMap %+v: want it owned by and labelled for the HPA", cm.ObjectMeta)
+			}
+			data = cm.Data["history.json"]
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no history with several samples in 30 s (last: %v %v)", cm, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if !strings.Contains(data, `"pods/requests_per_second"`) {
+		t.Fatalf("history %s has no series for the metric", data)
+	}
+	// A new state (a restarted controller) continues from it.
+	var st podautoscaler.State
+	if err := st.RestoreHistory([]byte(data)); err != nil {
+		t.Fatalf("the stored history does not restore: %v", err)
+	}
+	pods, err := cs.CoreV1().Pods("default").List(ctx, metav1.ListOptions{LabelSelector: "app=web"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var in podautoscaler.Input
+	in.HPA, in.Metrics, in.Now = h, src, time.Now()
+	in.Scale = &autoscalingv1.Scale{Spec: autoscalingv1.ScaleSpec{Replicas: 1}, Status: autoscalingv1.ScaleStatus{Replicas: 1, Selector: "app=web"}}
+	for i := range pods.Items {
+		in.Pods = append(in.Pods, &pods.Items[i])
+	}
+	if d := st.Decide(ctx, hpa.DefaultConfig(), in); d.Err != nil || st.Predictor() == nil || st.Predictor().Samples("pods/requests_per_second") < 4 {
+		t.Fatalf("after a restart: err %v, samples %d, want the stored ones", d.Err, st.Predictor().Samples("pods/requests_per_second"))
+	}
+}
+
+// samples counts the values of the requests_per_second series in a
+// serialized history.
+func samples(data string) int {
+	var h struct {
+		Series map[string]struct {
+			Values []float64 `json:"values"`
+		} `json:"series"`
+	}
+	if json.Unmarshal([]byte(data), &h) != nil {
+		return 0
+	}
+	return len(h.Series["pods/requests_per_second"].Values)
 }
