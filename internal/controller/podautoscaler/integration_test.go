@@ -81,18 +81,20 @@ func (c *clientLoad) PodsMetric(ctx context.Context, name, ns string, sel, _ lab
 	return out, now, nil
 }
 
-func TestHPAScalesADeploymentUpAndDown(t *testing.T) {
+// startWithWeb starts an API server with the workload controllers, a fake
+// kubelet and an HPA controller reading src, and creates the Deployment
+// web (1 replica, pods app=web).
+func startWithWeb(t *testing.T) (*clientLoad, kubernetes.Interface) {
+	t.Helper()
 	src := &clientLoad{load: &load{}}
 	env := testenv.Start(t, testenv.Options{
 		Controllers: []controller.Factory{replicaset.New, deployment.New, podautoscaler.NewWithMetrics(hpa.DefaultConfig(), src)},
 		Kubelet:     &fakekubelet.Config{Bind: true}, Logger: testenv.Logger(),
 	})
-	cs := env.Client
-	src.cs = cs
-	ctx := context.Background()
+	src.cs = env.Client
 	one := int32(1)
 	labels := map[string]string{"app": "web"}
-	if _, err := cs.AppsV1().Deployments("default").Create(ctx, &appsv1.Deployment{
+	if _, err := env.Client.AppsV1().Deployments("default").Create(context.Background(), &appsv1.Deployment{
 		ObjectMeta: metav1.ObjectMeta{Name: "web"},
 		Spec: appsv1.DeploymentSpec{Replicas: &one, Selector: &metav1.LabelSelector{MatchLabels: labels},
 			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels},
@@ -100,6 +102,13 @@ func TestHPAScalesADeploymentUpAndDown(t *testing.T) {
 	}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	return src, env.Client
+}
+
+func TestHPAScalesADeploymentUpAndDown(t *testing.T) {
+	src, cs := startWithWeb(t)
+	ctx := context.Background()
+	one := int32(1)
 	zero := int32(0)
 	h := &autoscalingv2.HorizontalPodAutoscaler{
 		ObjectMeta: metav1.ObjectMeta{Name: "web", Annotations: map[string]string{"berth.io/hpa-sync-period": "1s"}},
@@ -215,25 +224,10 @@ func TestHPAOnATargetWithoutScale(t *testing.T) {
 // TestPredictiveHistoryIsKept checks that a predictive HPA's history is
 // written to its ConfigMap, owned by the HPA, and readable by a new state.
 func TestPredictiveHistoryIsKept(t *testing.T) {
-	src := &clientLoad{load: &load{}}
-	env := testenv.Start(t, testenv.Options{
-		Controllers: []controller.Factory{replicaset.New, deployment.New, podautoscaler.NewWithMetrics(hpa.DefaultConfig(), src)},
-		Kubelet:     &fakekubelet.Config{Bind: true}, Logger: testenv.Logger(),
-	})
-	cs := env.Client
-	src.cs = cs
+	src, cs := startWithWeb(t)
 	src.set(15)
 	ctx := context.Background()
 	one := int32(1)
-	labels := map[string]string{"app": "web"}
-	if _, err := cs.AppsV1().Deployments("default").Create(ctx, &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: "web"},
-		Spec: appsv1.DeploymentSpec{Replicas: &one, Selector: &metav1.LabelSelector{MatchLabels: labels},
-			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels},
-				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "web:1"}}}}},
-	}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
 	h, err := cs.AutoscalingV2().HorizontalPodAutoscalers("default").Create(ctx, &autoscalingv2.HorizontalPodAutoscaler{
 		ObjectMeta: metav1.ObjectMeta{Name: "web", Annotations: map[string]string{"berth.io/hpa-sync-period": "1s",
 			"berth.io/predictive-model": "linear", "berth.io/predictive-step": "1s", "berth.io/predictive-history": "10s"}},
