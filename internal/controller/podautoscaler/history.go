@@ -3,6 +3,7 @@ package podautoscaler
 import (
 	"context"
 
+	"github.com/berth-dev/berth/internal/autoscale/predict"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -33,7 +34,7 @@ func HistoryConfigMapName(hpaName string) string {
 
 // restoreHistory loads the HPA's history once, when it is predictive.
 func (c *Controller) restoreHistory(ctx context.Context, h *autoscalingv2.HorizontalPodAutoscaler, st *hpaState) {
-	if _, on := h.Annotations["berth.io/predictive-model"]; !on {
+	if _, on := h.Annotations[predict.AnnotationModel]; !on {
 		return
 	}
 	cm, err := c.client.CoreV1().ConfigMaps(h.Namespace).Get(ctx, HistoryConfigMapName(h.Name), metav1.GetOptions{})
