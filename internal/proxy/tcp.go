@@ -47,6 +47,14 @@ func (f *Forwarder) dial(ctx context.Context, network, addr string) (net.Conn, e
 // ctx is done or ln is closed. When ctx is done it closes ln and the open
 // connections, and returns once their goroutines ended.
 func (f *Forwarder) ServeTCP(ctx context.Context, ln net.Listener, port func() *Port) error {
+	return f.serve(ctx, ln, func(c net.Conn) { f.handleTCP(ctx, c, port()) })
+}
+
+// serve accepts connections on ln and runs handle for each on a goroutine
+// of its own until ctx is done or ln is closed; handle must return soon
+// after ctx is done. serve closes ln when ctx is done and returns once
+// every handle returned.
+func (f *Forwarder) serve(ctx context.Context, ln net.Listener, handle func(net.Conn)) error {
 	var wg sync.WaitGroup
 	stop := context.AfterFunc(ctx, func() { ln.Close() })
 	defer stop()
@@ -73,7 +81,7 @@ func (f *Forwarder) ServeTCP(ctx context.Context, ln net.Listener, port func() *
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			f.handleTCP(ctx, c, port())
+			handle(c)
 		}()
 	}
 }
