@@ -229,8 +229,8 @@ func (r *lbRun) serveBackends(ctx context.Context, wg *sync.WaitGroup) error {
 
 // serveProxy serves Berth's proxy on two loopback listeners until ctx
 // ends, as the agent serves a Service port (internal/proxy Proxier.open):
-// one in TCP mode (Forwarder.ServeTCP), one in HTTP mode (an http.Server
-// with Forwarder.HTTPHandler); each port has a round-robin balancer over
+// one in TCP mode (Forwarder.ServeTCP), one in HTTP mode
+// (Forwarder.ServeHTTPMode); each port has a round-robin balancer over
 // the backends. wg tracks the goroutines.
 func (r *lbRun) serveProxy(ctx context.Context, wg *sync.WaitGroup) (tcpAddr, httpAddr string, err error) {
 	fwd := &proxy.Forwarder{Metrics: proxy.NewMetrics(), Logger: r.log}
@@ -274,10 +274,7 @@ func (r *lbRun) serveProxy(ctx context.Context, wg *sync.WaitGroup) (tcpAddr, ht
 	}()
 	go func() {
 		defer wg.Done()
-		srv := &http.Server{Handler: fwd.HTTPHandler(httpPort.Load, nil), ReadHeaderTimeout: time.Minute}
-		stop := context.AfterFunc(ctx, func() { srv.Close() })
-		defer stop()
-		if err := srv.Serve(httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := fwd.ServeHTTPMode(ctx, httpLn, httpPort.Load); err != nil {
 			r.log.Warn("proxy HTTP listener stopped", "err", err)
 		}
 	}()

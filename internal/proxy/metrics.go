@@ -90,6 +90,51 @@ func (m *Metrics) connection(service, endpoint string) {
 	ec.connections.Add(1)
 }
 
+// endpointMetrics are the metric handles of one Service port and
+// endpoint, resolved once so that forwarding a request needs no label
+// lookups (the HTTP-mode fast path caches them per client connection).
+type endpointMetrics struct {
+	m                 *Metrics
+	service, endpoint string
+	inflight          prometheus.Gauge
+	latency           prometheus.Observer
+	bytesOut          prometheus.Counter
+	ok                prometheus.Counter // requests answered 200 (nil until the first)
+	pc                *portCounts
+	ec                *endpointCounts
+}
+
+// endpoint returns the handles of service's endpoint.
+func (m *Metrics) endpoint(service, endpoint string) *endpointMetrics {
+	pc, ec := m.counts.of(service, endpoint)
+	return &endpointMetrics{
+		m: m, service: service, endpoint: endpoint,
+		inflight: m.inflight.WithLabelValues(service, endpoint),
+		latency:  m.latency.WithLabelValues(service),
+		bytesOut: m.bytes.WithLabelValues(service, "out"),
+		pc:       pc, ec: ec,
+	}
+}
+
+// request counts one request answered with code (as Metrics.request).
+func (e *endpointMetrics) request(code int) {
+	if code == 200 {
+		if e.ok == nil {
+			e.ok = e.m.requests.WithLabelValues(e.service, e.endpoint, "200")
+		}
+		e.ok.Inc()
+	} else {
+		e.m.requests.WithLabelValues(e.service, e.endpoint, strconv.Itoa(code)).Inc()
+	}
+	e.pc.requests.Add(1)
+	e.ec.requests.Add(1)
+}
+
+// failure counts a forwarding failure of the Service for reason.
+func (e *endpointMetrics) failure(reason string) {
+	e.m.failures.WithLabelValues(e.service, reason).Inc()
+}
+
 // Counts are the proxy's cumulative forwarding counts per Service.
 type Counts struct {
 	// Since is when counting began (NewMetrics).

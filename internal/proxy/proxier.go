@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"net/netip"
 	"sort"
 	"strconv"
@@ -402,12 +401,7 @@ func (p *Proxier) open(ctx context.Context, k listenerKey, port *Port) (*listene
 		go func() {
 			defer close(l.done)
 			if k.mode == ModeHTTP {
-				srv := &http.Server{Handler: p.fwd.HTTPHandler(l.port.Load, nil), ReadHeaderTimeout: time.Minute}
-				stop := context.AfterFunc(lctx, func() { srv.Close() })
-				defer stop()
-				if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-					p.log.Warn("service listener stopped", "addr", k.addr, "err", err)
-				}
+				_ = p.fwd.ServeHTTPMode(lctx, ln, l.port.Load)
 				return
 			}
 			_ = p.fwd.ServeTCP(lctx, ln, l.port.Load)

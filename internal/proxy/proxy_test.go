@@ -172,6 +172,7 @@ func httpBackend(t *testing.T, name string, delay time.Duration) (string, func()
 	return ln.Addr().String(), stop
 }
 
+// startHTTP runs an HTTP-mode listener for p on a loopback address.
 func startHTTP(t *testing.T, p *Port) (string, *Metrics) {
 	t.Helper()
 	m := NewMetrics()
@@ -180,9 +181,15 @@ func startHTTP(t *testing.T, p *Port) (string, *Metrics) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: f.HTTPHandler(func() *Port { return p }, nil)}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- f.ServeHTTPMode(ctx, ln, func() *Port { return p }) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	})
 	return "http://" + ln.Addr().String(), m
 }
 
@@ -242,7 +249,7 @@ func TestHTTPModeBalancesPerRequest(t *testing.T) {
 			t.Fatalf("after b stopped: %d %q", code, body)
 		}
 	}
-	// A POST with a body is not retried: one may fail, none reach b.
+	// A POST that cannot connect to its only endpoint gets 502.
 	p.Balancer.Update([]lb.Endpoint{{Addr: b}})
 	resp, err := client.Post(url, "text/plain", strings.NewReader("payload"))
 	if err != nil {
