@@ -13,9 +13,16 @@
 //     the v2 header carrying the client's address is sent first. Both
 //     directions are copied with half-close.
 //   - HTTP: each request is balanced over pooled upstream connections,
-//     with X-Forwarded-For, X-Forwarded-Proto and X-Forwarded-Host;
-//     requests without a body and with an idempotent method are retried on
-//     another endpoint when the connection to the first failed.
+//     with X-Forwarded-For, X-Forwarded-Proto and X-Forwarded-Host.
+//     ServeHTTPMode forwards plain HTTP/1.1 requests itself (heads parsed
+//     in place, bodies copied as framed); everything else (HTTP/1.0,
+//     upgrades, Expect, chunked or large request bodies, malformed heads)
+//     is handed with the bytes read so far to an http.Server running
+//     HTTPHandler (httputil.ReverseProxy). A request that could not
+//     connect is retried on another endpoint when its body is still held
+//     (always on the fast path; without a body and idempotent on the
+//     fallback); an idempotent request whose pooled connection the
+//     endpoint had closed is sent again on a new connection.
 //   - UDP: datagrams of a client address go to one endpoint while the
 //     flow is active (idle flows end after a minute).
 //
