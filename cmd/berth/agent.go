@@ -201,7 +201,7 @@ func runAgent(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	klog.SetSlogLogger(logger.With("source", "client-go"))
-	trimAgentMemory(logger)
+	trimMemory(logger)
 	if *serverURL == "" || *tokenFile == "" {
 		fmt.Fprintln(stderr, "berth agent: --server and --token-file are required")
 		return 2

@@ -142,6 +142,7 @@ func runServer(name string, args []string, defaultListen string, stdout, stderr 
 		return 1
 	}
 	defer srv.Close()
+	trimMemory(logger)
 	agentDone := make(chan error, 1)
 	if withAgent {
 		if af.dataDir == "" {

@@ -17,30 +17,33 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Memory trimming of `berth agent`. The agent is a small part of a big
-// binary (kubectl, etcd and the API server are compiled in), yet its RSS
-// was ~100 MiB, ~13 MiB of it anonymous: the kernel keeps the executable
-// in the page cache in large folios (up to 2 MiB, from the write of the
-// build or from readahead) and maps a whole folio when any byte of it is
-// touched (as one PMD, or as all its PTEs by fault-around), so the code
-// and read-only data of package initialisers and start-up that ran once
-// stay mapped, 2 MiB at a time. Once the agent has started, trimming
-// unmaps the executable's read-only mappings and lets only what the agent
-// still runs fault back in, in small pieces.
+// Memory trimming of `berth agent` and `berth server`/`up`. Each is a
+// part of a big binary (kubectl, etcd, the API server and the agent are
+// all compiled in), yet the agent's RSS was ~100 MiB, ~13 MiB of it
+// anonymous, and the server's ~95-107 MiB, ~17 MiB anonymous: the kernel
+// keeps the executable in the page cache in large folios (up to 2 MiB,
+// from the write of the build or from readahead) and maps a whole folio
+// when any byte of it is touched (as one PMD, or as all its PTEs by
+// fault-around), so the code and read-only data of package initialisers
+// and start-up that ran once stay mapped, 2 MiB at a time. Once the
+// process has started, trimming unmaps the executable's read-only
+// mappings and lets only what it still runs fault back in, in small
+// pieces.
 const (
-	// trimDelay is how long after start-up begins the trim runs: the agent
+	// trimDelay is how long after it is called the trim runs: the agent
 	// registers, builds its driver and syncs its pod informer well within
-	// it (~0.6 s on a 2-core VM); what runs later faults back in.
+	// it (~0.6 s on a 2-core VM), the server (called once ready) starts its
+	// controllers; what runs later faults back in.
 	trimDelay = 2 * time.Second
 	// retrimInterval is how often the mappings are trimmed again, without
 	// touching the page cache, to drop what stopped being used.
 	retrimInterval = 5 * time.Minute
 )
 
-// trimAgentMemory trims the agent's memory trimDelay from now and then
+// trimMemory trims the process's memory trimDelay from now and then
 // every retrimInterval, in the background, for the life of the process;
-// failures are logged at debug level (the agent works the same without).
-func trimAgentMemory(logger *slog.Logger) {
+// failures are logged at debug level (the process works the same without).
+func trimMemory(logger *slog.Logger) {
 	go func() {
 		time.Sleep(trimDelay)
 		evict := true
@@ -49,7 +52,7 @@ func trimAgentMemory(logger *slog.Logger) {
 			before := vmRSS()
 			n, err := trimExecutable(evict)
 			debug.FreeOSMemory()
-			logger.Debug("trimmed the agent's memory", "mappedBytes", n, "evictedPageCache", evict,
+			logger.Debug("trimmed memory", "mappedBytes", n, "evictedPageCache", evict,
 				"rssKiBBefore", before, "rssKiBAfter", vmRSS(), "took", time.Since(start), "err", err)
 			evict = false
 			time.Sleep(retrimInterval)

@@ -4,5 +4,5 @@ package main
 
 import "log/slog"
 
-// trimAgentMemory does nothing off Linux.
-func trimAgentMemory(*slog.Logger) {}
+// trimMemory does nothing off Linux.
+func trimMemory(*slog.Logger) {}
