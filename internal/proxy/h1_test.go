@@ -392,50 +392,37 @@ func TestHTTPModeStaleUpstreamConnection(t *testing.T) {
 
 func TestHTTPModeShutdownClosesConnections(t *testing.T) {
 	slow, _ := httpBackend(t, "slow", 10*time.Second)
-	m := NewMetrics()
-	f := &Forwarder{Metrics: m}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
+	f := &Forwarder{Metrics: NewMetrics()}
 	p := httpPort(t, slow)
-	go func() { done <- f.ServeHTTPMode(ctx, ln, func() *Port { return p }) }()
+	addr, stop := serveLoopback(t, func(ctx context.Context, ln net.Listener) error {
+		return f.ServeHTTPMode(ctx, ln, func() *Port { return p })
+	})
 	// One client idle on the fast path, one waiting for a slow answer,
 	// one on the fallback server (HTTP/1.0 keep-alive).
-	idle, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
+	clients := map[string]string{
+		"idle":     "",
+		"waiting":  "GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+		"fallback": "GET / HTTP/1.0\r\nHost: x\r\nConnection: keep-alive\r\n\r\n",
 	}
-	defer idle.Close()
-	waiting, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
+	conns := map[string]net.Conn{}
+	for name, req := range clients {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if _, err := io.WriteString(c, req); err != nil {
+			t.Fatal(err)
+		}
+		conns[name] = c
 	}
-	defer waiting.Close()
-	io.WriteString(waiting, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-	old, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer old.Close()
-	io.WriteString(old, "GET / HTTP/1.0\r\nHost: x\r\nConnection: keep-alive\r\n\r\n")
 	time.Sleep(200 * time.Millisecond)
 	start := time.Now()
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Error(err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("ServeHTTPMode did not return after its context ended")
-	}
+	stop() // fails the test unless ServeHTTPMode returns within 5 s
 	if d := time.Since(start); d > 2*time.Second {
 		t.Errorf("shutdown took %v", d)
 	}
-	for name, c := range map[string]net.Conn{"idle": idle, "waiting": waiting, "fallback": old} {
+	for name, c := range conns {
 		_ = c.SetReadDeadline(time.Now().Add(2 * time.Second))
 		if _, err := io.ReadAll(c); err != nil {
 			t.Errorf("%s client: connection not closed: %v", name, err)

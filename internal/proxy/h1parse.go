@@ -18,11 +18,39 @@ type reqHead struct {
 	lines         []headerLine
 }
 
-// headerLine is a header line of a head: [start, end) with its CRLF, and
-// whether it is not passed on.
+// headerLine is a header line of a head, as offsets into it: the line
+// [start, end) with its CRLF, the name [start, nameEnd) and the value
+// [valueStart, valueEnd) without surrounding blanks; drop marks a line
+// that is not passed on.
 type headerLine struct {
-	start, end int
-	drop       bool
+	start, end           int
+	nameEnd              int
+	valueStart, valueEnd int
+	drop                 bool
+}
+
+func (l *headerLine) name(b []byte) []byte  { return b[l.start:l.nameEnd] }
+func (l *headerLine) value(b []byte) []byte { return b[l.valueStart:l.valueEnd] }
+
+// scanHeaders appends the header lines of head b from pos up to its empty
+// line to lines; false for a malformed line (see headerField) or a line
+// not ended by CRLF.
+func scanHeaders(b []byte, pos int, lines []headerLine) ([]headerLine, bool) {
+	for {
+		end, next, ok := cutLine(b, pos)
+		if !ok {
+			return lines, false
+		}
+		if end == pos { // the empty line
+			return lines, true
+		}
+		nameEnd, valueStart, valueEnd, ok := headerField(b[pos:end])
+		if !ok {
+			return lines, false
+		}
+		lines = append(lines, headerLine{start: pos, end: next, nameEnd: pos + nameEnd, valueStart: pos + valueStart, valueEnd: pos + valueEnd})
+		pos = next
+	}
 }
 
 // parse parses an HTTP/1.1 request head of the kinds the fast path
@@ -55,22 +83,13 @@ func (q *reqHead) parse(b []byte) bool {
 		}
 	}
 	q.head = string(q.method) == http.MethodHead
+	if q.lines, ok = scanHeaders(b, rest, q.lines); !ok {
+		return false
+	}
 	seenLength, seenHost := false, false
-	for pos := rest; ; {
-		end, next, ok := cutLine(b, pos)
-		if !ok {
-			return false
-		}
-		if end == pos { // the empty line
-			break
-		}
-		name, value, ok := headerField(b[pos:end])
-		if !ok {
-			return false
-		}
-		i := len(q.lines)
-		q.lines = append(q.lines, headerLine{start: pos, end: next})
-		pos = next
+	for i := range q.lines {
+		l := &q.lines[i]
+		name, value := l.name(b), l.value(b)
 		switch {
 		case fieldIs(name, "host"):
 			if seenHost {
@@ -84,7 +103,7 @@ func (q *reqHead) parse(b []byte) bool {
 			}
 			seenLength, q.contentLength = true, n
 		case fieldIs(name, "connection"):
-			q.lines[i].drop = true
+			l.drop = true
 			if !q.connectionTokens(value) {
 				return false
 			}
@@ -93,7 +112,7 @@ func (q *reqHead) parse(b []byte) bool {
 		case fieldIs(name, "keep-alive"), fieldIs(name, "proxy-connection"), fieldIs(name, "te"), fieldIs(name, "trailer"),
 			fieldIs(name, "proxy-authorization"), fieldIs(name, "forwarded"), fieldIs(name, "x-forwarded-for"),
 			fieldIs(name, "x-forwarded-host"), fieldIs(name, "x-forwarded-proto"):
-			q.lines[i].drop = true
+			l.drop = true
 		}
 	}
 	return seenHost
@@ -191,21 +210,12 @@ func (s *respHead) parse(b []byte, head bool) bool {
 	s.interim = code < 200
 	var length int64 = -1
 	chunked, hasTE := false, false
-	for pos := rest; ; {
-		end, next, ok := cutLine(b, pos)
-		if !ok {
-			return false
-		}
-		if end == pos { // the empty line
-			break
-		}
-		name, value, ok := headerField(b[pos:end])
-		if !ok {
-			return false
-		}
-		i := len(s.lines)
-		s.lines = append(s.lines, headerLine{start: pos, end: next})
-		pos = next
+	if s.lines, ok = scanHeaders(b, rest, s.lines); !ok {
+		return false
+	}
+	for i := range s.lines {
+		l := &s.lines[i]
+		name, value := l.name(b), l.value(b)
 		switch {
 		case fieldIs(name, "content-length"):
 			n, ok := parseLength(value)
@@ -221,7 +231,7 @@ func (s *respHead) parse(b []byte, head bool) bool {
 			}
 			chunked = fieldIs(last, "chunked")
 		case fieldIs(name, "connection"):
-			s.lines[i].drop = true
+			l.drop = true
 			for v := value; len(v) > 0; {
 				var tok []byte
 				tok, v, _ = bytes.Cut(v, []byte{','})
@@ -237,20 +247,21 @@ func (s *respHead) parse(b []byte, head bool) bool {
 			}
 		case fieldIs(name, "keep-alive"), fieldIs(name, "proxy-connection"), fieldIs(name, "te"),
 			fieldIs(name, "upgrade"), fieldIs(name, "proxy-authenticate"):
-			s.lines[i].drop = true
+			l.drop = true
 		}
 	}
 	if hasTE || len(s.connNames) > 0 {
 		// Transfer-Encoding overrides Content-Length, which is dropped,
 		// and so are the headers Connection names.
-		for i, l := range s.lines {
-			name, _, _ := headerField(b[l.start : l.end-2])
+		for i := range s.lines {
+			l := &s.lines[i]
+			name := l.name(b)
 			if hasTE && fieldIs(name, "content-length") {
-				s.lines[i].drop = true
+				l.drop = true
 			}
 			for _, c := range s.connNames {
 				if bytes.EqualFold(name, c) {
-					s.lines[i].drop = true
+					l.drop = true
 				}
 			}
 		}
@@ -280,21 +291,28 @@ func cutLine(b []byte, pos int) (end, next int, ok bool) {
 	return pos + i - 1, pos + i + 1, true
 }
 
-// headerField splits a header line (without CRLF) into its name and its
-// value without surrounding blanks; false for obsolete line folding, a
-// name that is not a token and values with control characters.
-func headerField(l []byte) (name, value []byte, ok bool) {
+// headerField splits a header line l (without CRLF) into its name
+// l[:nameEnd] and its value l[valueStart:valueEnd] without surrounding
+// blanks; false for obsolete line folding, a name that is not a token and
+// values with control characters.
+func headerField(l []byte) (nameEnd, valueStart, valueEnd int, ok bool) {
 	colon := bytes.IndexByte(l, ':')
 	if colon <= 0 || !isToken(l[:colon]) {
-		return nil, nil, false
+		return 0, 0, 0, false
 	}
-	v := l[colon+1:]
-	for _, c := range v {
+	for _, c := range l[colon+1:] {
 		if (c < ' ' && c != '\t') || c == 0x7f {
-			return nil, nil, false
+			return 0, 0, 0, false
 		}
 	}
-	return l[:colon], bytes.Trim(v, " \t"), true
+	valueStart, valueEnd = colon+1, len(l)
+	for valueStart < valueEnd && (l[valueStart] == ' ' || l[valueStart] == '\t') {
+		valueStart++
+	}
+	for valueEnd > valueStart && (l[valueEnd-1] == ' ' || l[valueEnd-1] == '\t') {
+		valueEnd--
+	}
+	return colon, valueStart, valueEnd, true
 }
 
 // fieldIs compares a header name or token with a lower-case name,

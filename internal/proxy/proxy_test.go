@@ -67,25 +67,44 @@ func refusingAddr(t *testing.T) string {
 	return addr
 }
 
-// startTCP runs the forwarder for p on a loopback listener.
-func startTCP(t *testing.T, p *Port) (string, *Metrics) {
+// serveLoopback runs serve on a loopback listener; stop (also run when
+// the test ends) cancels its context and checks that it returns, without
+// error, within 5 seconds.
+func serveLoopback(t *testing.T, serve func(context.Context, net.Listener) error) (addr string, stop func()) {
 	t.Helper()
-	m := NewMetrics()
-	f := &Forwarder{Metrics: m}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- f.ServeTCP(ctx, ln, func() *Port { return p }) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
+	go func() { done <- serve(ctx, ln) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Error(err)
+				}
+			case <-time.After(5 * time.Second):
+				t.Error("the listener did not stop within 5 s of its context's end")
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return ln.Addr().String(), stop
+}
+
+// startTCP runs the forwarder for p on a loopback listener.
+func startTCP(t *testing.T, p *Port) (string, *Metrics) {
+	t.Helper()
+	f := &Forwarder{Metrics: NewMetrics()}
+	addr, _ := serveLoopback(t, func(ctx context.Context, ln net.Listener) error {
+		return f.ServeTCP(ctx, ln, func() *Port { return p })
 	})
-	return ln.Addr().String(), m
+	return addr, f.Metrics
 }
 
 func balancer(t *testing.T, policy string, eps ...lb.Endpoint) *lb.Balancer {
@@ -175,22 +194,11 @@ func httpBackend(t *testing.T, name string, delay time.Duration) (string, func()
 // startHTTP runs an HTTP-mode listener for p on a loopback address.
 func startHTTP(t *testing.T, p *Port) (string, *Metrics) {
 	t.Helper()
-	m := NewMetrics()
-	f := &Forwarder{Metrics: m}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- f.ServeHTTPMode(ctx, ln, func() *Port { return p }) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
+	f := &Forwarder{Metrics: NewMetrics()}
+	addr, _ := serveLoopback(t, func(ctx context.Context, ln net.Listener) error {
+		return f.ServeHTTPMode(ctx, ln, func() *Port { return p })
 	})
-	return "http://" + ln.Addr().String(), m
+	return "http://" + addr, f.Metrics
 }
 
 func get(t *testing.T, c *http.Client, url string) (int, string) {
