@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.etcd.io/etcd/server/v3/etcdserver/api/v3client"
 	"log/slog"
 	"net"
 	"net/url"
@@ -143,6 +145,12 @@ func StartEmbedded(ctx context.Context, cfg EmbeddedConfig) (*Embedded, error) {
 // Endpoints returns the client URLs etcd serves, e.g.
 // ["http://127.0.0.1:41235"].
 func (m *Embedded) Endpoints() []string { return append([]string(nil), m.endpoints...) }
+
+// Client returns a client that calls this etcd server in-process: the
+// same KV, Watch and Lease API as over gRPC, as function calls (no
+// sockets, no HTTP/2 framing, no protobuf marshalling on the way). Close
+// releases the client only; it stops working when the etcd does.
+func (m *Embedded) Client() *clientv3.Client { return v3client.New(m.etcd.Server) }
 
 // Err reports a failure of the running etcd (a listener that stopped
 // serving, or the server stopping on its own). It is closed after Close.
