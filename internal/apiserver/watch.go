@@ -104,7 +104,11 @@ func (s *Server) watch(q *request) error {
 		flusher.Flush() // clients wait for the headers before they act
 	}
 	enc := json.NewEncoder(q.w)
-	send := func(t watch.EventType, obj runtime.Object) bool {
+	// send writes an event; with flush, the events written so far go out.
+	// Events are flushed when no further one is waiting, so a burst goes
+	// out in few writes (one TLS record, one HTTP/2 frame) instead of one
+	// per event.
+	send := func(t watch.EventType, obj runtime.Object, flush bool) bool {
 		var err error
 		if proto {
 			err = writeProtobufEvent(q.w, t, obj)
@@ -117,34 +121,44 @@ func (s *Server) watch(q *request) error {
 		if err != nil {
 			return false
 		}
-		if flusher != nil {
+		if flush && flusher != nil {
 			flusher.Flush()
 		}
 		return true
 	}
-	for _, obj := range initial {
-		if !send(watch.Added, obj) {
+	for i, obj := range initial {
+		if !send(watch.Added, obj, i == len(initial)-1 && !sendInitial) {
 			return nil
 		}
 	}
 	if sendInitial {
-		if !send(watch.Bookmark, s.bookmark(q.res, out, from, true)) {
+		if !send(watch.Bookmark, s.bookmark(q.res, out, from, true), true) {
 			return nil
 		}
 	}
-	for ev := range w.Events() {
+	events := w.Events()
+	pending := false // events written but not flushed
+	for ev := range events {
 		t, obj := s.translate(q.res, sel, ev)
-		if obj == nil {
-			continue
+		if obj != nil {
+			if !send(t, obj, false) {
+				return nil
+			}
+			pending = true
 		}
-		if !send(t, obj) {
-			return nil
+		if pending && len(events) == 0 {
+			if flusher != nil {
+				flusher.Flush()
+			}
+			pending = false
 		}
 	}
 	if err := w.Err(); err != nil && ctx.Err() == nil {
 		st := storeError(err, q.gr(), "").(apierrors.APIStatus).Status()
 		st.Kind, st.APIVersion = "Status", "v1"
-		send(watch.Error, &st)
+		send(watch.Error, &st, true)
+	} else if pending && flusher != nil {
+		flusher.Flush()
 	}
 	return nil
 }
@@ -162,14 +176,18 @@ func (s *Server) translate(res *registry.Resource, sel selector, ev store.Event)
 		}
 		cur = obj
 	}
+	// The previous object decides ADDED or MODIFIED and selector
+	// transitions; without a selector a Put needs only to know it exists.
+	prevOK := false
 	if len(ev.PrevValue) > 0 {
-		obj, err := s.decodeStored(res, ev.PrevValue, ev.ModRevision)
-		if err == nil {
+		if ev.Type == store.Put && sel.empty() {
+			prevOK = true
+		} else if obj, err := s.decodeStored(res, ev.PrevValue, ev.ModRevision); err == nil {
 			prev = obj
+			prevOK = sel.matches(res, prev)
 		}
 	}
 	curOK := cur != nil && sel.matches(res, cur)
-	prevOK := prev != nil && sel.matches(res, prev)
 	switch {
 	case ev.Type == store.Delete:
 		if prevOK {
