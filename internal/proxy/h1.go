@@ -336,7 +336,7 @@ func (h *h1Conn) exchange(ctx context.Context, uc *upConn, reused bool, pick *lb
 // roundTrip writes req to uc and reads the response head (forwarding
 // informational answers to the client), which it returns unconsumed.
 func (h *h1Conn) roundTrip(uc *upConn, req []byte, resp *respHead) ([]byte, error) {
-	*resp = respHead{}
+	resp.informational = false // parse resets the rest, keeping its slices
 	if err := h.req.writeTo(uc.w, req, h.ip); err != nil {
 		return nil, err
 	}
