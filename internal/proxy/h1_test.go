@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -392,11 +391,7 @@ func TestHTTPModeStaleUpstreamConnection(t *testing.T) {
 
 func TestHTTPModeShutdownClosesConnections(t *testing.T) {
 	slow, _ := httpBackend(t, "slow", 10*time.Second)
-	f := &Forwarder{Metrics: NewMetrics()}
-	p := httpPort(t, slow)
-	addr, stop := serveLoopback(t, func(ctx context.Context, ln net.Listener) error {
-		return f.ServeHTTPMode(ctx, ln, func() *Port { return p })
-	})
+	addr, _, stop := startMode(t, httpPort(t, slow), (*Forwarder).ServeHTTPMode)
 	// One client idle on the fast path, one waiting for a slow answer,
 	// one on the fallback server (HTTP/1.0 keep-alive).
 	clients := map[string]string{

@@ -100,11 +100,19 @@ func serveLoopback(t *testing.T, serve func(context.Context, net.Listener) error
 // startTCP runs the forwarder for p on a loopback listener.
 func startTCP(t *testing.T, p *Port) (string, *Metrics) {
 	t.Helper()
+	addr, m, _ := startMode(t, p, (*Forwarder).ServeTCP)
+	return addr, m
+}
+
+// startMode runs serve (a Forwarder's ServeTCP or ServeHTTPMode) for p on
+// a loopback listener.
+func startMode(t *testing.T, p *Port, serve func(*Forwarder, context.Context, net.Listener, func() *Port) error) (addr string, m *Metrics, stop func()) {
+	t.Helper()
 	f := &Forwarder{Metrics: NewMetrics()}
-	addr, _ := serveLoopback(t, func(ctx context.Context, ln net.Listener) error {
-		return f.ServeTCP(ctx, ln, func() *Port { return p })
+	addr, stop = serveLoopback(t, func(ctx context.Context, ln net.Listener) error {
+		return serve(f, ctx, ln, func() *Port { return p })
 	})
-	return addr, f.Metrics
+	return addr, f.Metrics, stop
 }
 
 func balancer(t *testing.T, policy string, eps ...lb.Endpoint) *lb.Balancer {
@@ -194,11 +202,8 @@ func httpBackend(t *testing.T, name string, delay time.Duration) (string, func()
 // startHTTP runs an HTTP-mode listener for p on a loopback address.
 func startHTTP(t *testing.T, p *Port) (string, *Metrics) {
 	t.Helper()
-	f := &Forwarder{Metrics: NewMetrics()}
-	addr, _ := serveLoopback(t, func(ctx context.Context, ln net.Listener) error {
-		return f.ServeHTTPMode(ctx, ln, func() *Port { return p })
-	})
-	return "http://" + addr, f.Metrics
+	addr, m, _ := startMode(t, p, (*Forwarder).ServeHTTPMode)
+	return "http://" + addr, m
 }
 
 func get(t *testing.T, c *http.Client, url string) (int, string) {
