@@ -150,47 +150,49 @@ var errH1Fallback = errors.New("proxy: request for the fallback server")
 
 // peekRequest waits for a whole request (head and body) in the read
 // buffer and parses its head into h.req, consuming nothing. It returns
-// the head and the request's length; errH1Fallback when the fast path
-// does not handle it.
-func (h *h1Conn) peekRequest() (head []byte, total int, err error) {
-	n := 0
-	for {
-		b, err := h.r.Peek(n + 1)
-		if err != nil {
-			if errors.Is(err, bufio.ErrBufferFull) {
-				return nil, 0, errH1Fallback
-			}
-			if n > 0 && errors.Is(err, io.EOF) {
-				// A truncated head: the fallback answers it as it should.
-				return nil, 0, errH1Fallback
-			}
-			return nil, 0, err
-		}
-		b, _ = h.r.Peek(h.r.Buffered())
-		if end, ok := headEnd(b); end > 0 {
-			head = b[:end]
-			if !ok || !h.req.parse(head) {
-				return nil, 0, errH1Fallback
-			}
-			total = len(head) + int(h.req.contentLength)
-			if total > h1ClientBufSize {
-				return nil, 0, errH1Fallback
-			}
-			if total > len(b) {
-				if _, err := h.r.Peek(total); err != nil {
-					if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-						return nil, 0, errH1Fallback
-					}
-					return nil, 0, err
-				}
-			}
-			b, _ = h.r.Peek(total)
-			return b, total, nil
-		}
-		n = len(b)
-		if n >= h1ClientBufSize {
+// the request (head and body) and its length; errH1Fallback when the fast
+// path does not handle it.
+func (h *h1Conn) peekRequest() (req []byte, total int, err error) {
+	head, ok, err := peekHead(h.r)
+	switch {
+	case errors.Is(err, bufio.ErrBufferFull):
+		return nil, 0, errH1Fallback
+	case errors.Is(err, io.EOF) && h.r.Buffered() > 0:
+		// A truncated head: the fallback answers it as it should.
+		return nil, 0, errH1Fallback
+	case err != nil:
+		return nil, 0, err
+	case !ok || !h.req.parse(head):
+		return nil, 0, errH1Fallback
+	}
+	total = len(head) + int(h.req.contentLength)
+	if total > h1ClientBufSize {
+		return nil, 0, errH1Fallback
+	}
+	req, err = h.r.Peek(total)
+	if err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 			return nil, 0, errH1Fallback
 		}
+		return nil, 0, err
+	}
+	return req, total, nil
+}
+
+// peekHead waits until r's buffer holds a whole message head and returns
+// it (up to and including the empty line), consuming nothing; ok is false
+// when a line of it ends in a bare LF. bufio.ErrBufferFull: the head does
+// not fit the buffer.
+func peekHead(r *bufio.Reader) (head []byte, ok bool, err error) {
+	for n := 0; ; {
+		if _, err := r.Peek(n + 1); err != nil {
+			return nil, false, err
+		}
+		b, _ := r.Peek(r.Buffered())
+		if end, ok := headEnd(b); end > 0 {
+			return b[:end], ok, nil
+		}
+		n = len(b)
 	}
 }
 
@@ -372,30 +374,23 @@ func (h *h1Conn) roundTrip(uc *upConn, req []byte, resp *respHead) ([]byte, erro
 }
 
 // peekHead waits for a whole response head in uc's read buffer and
-// returns it (up to and including the empty line), consuming nothing. A
-// head larger than the buffer gets a larger reader for this connection,
-// up to h1MaxResponseHead.
+// returns it, consuming nothing. A head larger than the buffer gets a
+// larger reader for this connection, up to h1MaxResponseHead.
 func (uc *upConn) peekHead() ([]byte, error) {
-	n := 0
 	for {
-		if _, err := uc.r.Peek(n + 1); err != nil {
-			if !errors.Is(err, bufio.ErrBufferFull) {
-				return nil, err
-			}
-			if uc.r.Size() >= h1MaxResponseHead {
-				return nil, errors.New("response head too large")
-			}
+		head, ok, err := peekHead(uc.r)
+		switch {
+		case errors.Is(err, bufio.ErrBufferFull) && uc.r.Size() < h1MaxResponseHead:
 			uc.r = bufio.NewReaderSize(uc.r, h1MaxResponseHead)
-			continue
+		case errors.Is(err, bufio.ErrBufferFull):
+			return nil, errors.New("response head too large")
+		case err != nil:
+			return nil, err
+		case !ok:
+			return nil, errors.New("malformed response head")
+		default:
+			return head, nil
 		}
-		b, _ := uc.r.Peek(uc.r.Buffered())
-		if end, ok := headEnd(b); end > 0 {
-			if !ok {
-				return nil, errors.New("malformed response head")
-			}
-			return b[:end], nil
-		}
-		n = len(b)
 	}
 }
 
