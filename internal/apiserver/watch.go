@@ -100,15 +100,18 @@ func (s *Server) watch(q *request) error {
 	h.Set("Cache-Control", "no-cache, private")
 	q.w.WriteHeader(http.StatusOK)
 	flusher, _ := q.w.(http.Flusher)
-	if flusher != nil {
-		flusher.Flush() // clients wait for the headers before they act
+	flush := func() {
+		if flusher != nil {
+			flusher.Flush()
+		}
 	}
+	flush() // clients wait for the headers before they act
 	enc := json.NewEncoder(q.w)
-	// send writes an event; with flush, the events written so far go out.
+	// send writes an event; with now, the events written so far go out.
 	// Events are flushed when no further one is waiting, so a burst goes
 	// out in few writes (one TLS record, one HTTP/2 frame) instead of one
 	// per event.
-	send := func(t watch.EventType, obj runtime.Object, flush bool) bool {
+	send := func(t watch.EventType, obj runtime.Object, now bool) bool {
 		var err error
 		if proto {
 			err = writeProtobufEvent(q.w, t, obj)
@@ -121,8 +124,8 @@ func (s *Server) watch(q *request) error {
 		if err != nil {
 			return false
 		}
-		if flush && flusher != nil {
-			flusher.Flush()
+		if now {
+			flush()
 		}
 		return true
 	}
@@ -147,9 +150,7 @@ func (s *Server) watch(q *request) error {
 			pending = true
 		}
 		if pending && len(events) == 0 {
-			if flusher != nil {
-				flusher.Flush()
-			}
+			flush()
 			pending = false
 		}
 	}
@@ -157,8 +158,8 @@ func (s *Server) watch(q *request) error {
 		st := storeError(err, q.gr(), "").(apierrors.APIStatus).Status()
 		st.Kind, st.APIVersion = "Status", "v1"
 		send(watch.Error, &st, true)
-	} else if pending && flusher != nil {
-		flusher.Flush()
+	} else if pending {
+		flush()
 	}
 	return nil
 }
