@@ -57,7 +57,7 @@ func (s *Server) bind(q *request) error {
 	}
 	// Binding writes spec.nodeName, which a pod update may not change;
 	// updateObject skips the update strategy for the binding subresource.
-	if _, err := s.updateObject(q.r.Context(), q, mutate, false); err != nil {
+	if _, err := s.updateObject(q.r.Context(), q, mutate, false, 0); err != nil {
 		return err
 	}
 	st := metav1.Status{TypeMeta: metav1.TypeMeta{Kind: "Status", APIVersion: "v1"}, Status: metav1.StatusSuccess, Code: http.StatusCreated}

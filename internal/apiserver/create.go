@@ -148,10 +148,12 @@ func (s *Server) createObject(ctx context.Context, res *registry.Resource, ns st
 	if err != nil {
 		return nil, err
 	}
-	rev, err := s.store.Create(ctx, objectKey(res, m.GetNamespace(), m.GetName()), data, reserve...)
+	key := objectKey(res, m.GetNamespace(), m.GetName())
+	rev, err := s.store.Create(ctx, key, data, reserve...)
 	if err != nil {
 		return nil, storeError(err, grOf(res), m.GetName())
 	}
+	s.decodedObjs.add(decodedKey{res: res, key: key, rev: rev}, data)
 	setRV(obj, rev)
 	return obj, nil
 }

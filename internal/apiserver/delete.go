@@ -142,7 +142,9 @@ func (s *Server) deleteObject(ctx context.Context, res *registry.Resource, ns, n
 		if mark {
 			var data []byte
 			if data, err = s.encodeForStorage(res, next); err == nil {
-				rev, err = s.store.Update(ctx, key, data, curRev, nil, nil)
+				if rev, err = s.store.Update(ctx, key, data, curRev, nil, nil); err == nil {
+					s.decodedObjs.add(decodedKey{res: res, key: key, rev: rev}, data)
+				}
 			}
 		} else {
 			rev, err = s.store.Delete(ctx, key, curRev, s.alloc.heldKeys(cur)...)

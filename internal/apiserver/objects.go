@@ -95,16 +95,52 @@ func (s *Server) getForUpdate(ctx context.Context, res *registry.Resource, ns, n
 	return s.readObject(ctx, res, ns, name, s.store.GetForUpdate)
 }
 
+// currentForUpdate returns the object an update starts from, its revision
+// and its stored value: a copy of the decoded cache's object when the cache
+// holds key at expectRev (cached), else a serializable read's.
+func (s *Server) currentForUpdate(ctx context.Context, res *registry.Resource, ns, name string, expectRev int64) (cur runtime.Object, rev int64, stored []byte, cached bool, err error) {
+	key := objectKey(res, ns, name)
+	if expectRev > 0 {
+		k := decodedKey{res: res, key: key, rev: expectRev}
+		if e := s.decodedObjs.lookup(k); e != nil {
+			if obj, err := s.decoded(k, e); err == nil {
+				return obj.DeepCopyObject(), expectRev, e.value, true, nil
+			}
+		}
+	}
+	kv, err := s.store.GetForUpdate(ctx, key)
+	if err != nil {
+		return nil, 0, nil, false, storeError(err, grOf(res), name)
+	}
+	if cur, err = s.privateObject(res, key, kv.Value, kv.ModRevision); err != nil {
+		return nil, 0, nil, false, err
+	}
+	return cur, kv.ModRevision, kv.Value, false, nil
+}
+
 func (s *Server) readObject(ctx context.Context, res *registry.Resource, ns, name string, get func(context.Context, string) (store.KV, error)) (runtime.Object, int64, error) {
-	kv, err := get(ctx, objectKey(res, ns, name))
+	key := objectKey(res, ns, name)
+	kv, err := get(ctx, key)
 	if err != nil {
 		return nil, 0, storeError(err, grOf(res), name)
 	}
-	obj, err := s.decodeStored(res, kv.Value, kv.ModRevision)
+	obj, err := s.privateObject(res, key, kv.Value, kv.ModRevision)
 	if err != nil {
 		return nil, 0, err
 	}
 	return obj, kv.ModRevision, nil
+}
+
+// privateObject returns the object stored under key at rev as value: a
+// copy of the decoded cache's object when the cache holds it, else decoded.
+func (s *Server) privateObject(res *registry.Resource, key string, value []byte, rev int64) (runtime.Object, error) {
+	k := decodedKey{res: res, key: key, rev: rev}
+	if e := s.decodedObjs.lookup(k); e != nil {
+		if obj, err := s.decoded(k, e); err == nil {
+			return obj.DeepCopyObject(), nil
+		}
+	}
+	return s.decodeStored(res, value, rev)
 }
 
 func accessor(obj runtime.Object) metav1.Object {

@@ -78,12 +78,8 @@ func writeObject(w http.ResponseWriter, r *http.Request, code int, obj runtime.O
 
 // writeProtobufEvent writes one event of a protobuf watch stream, framed as
 // Kubernetes does: a 4-byte big-endian length, then a metav1.WatchEvent in
-// plain protobuf (no envelope) whose object is the enveloped object.
-func writeProtobufEvent(w io.Writer, t watch.EventType, obj runtime.Object) error {
-	raw, err := encodeProtobuf(obj)
-	if err != nil {
-		return err
-	}
+// plain protobuf (no envelope) whose object is raw, the enveloped object.
+func writeProtobufEvent(w io.Writer, t watch.EventType, raw []byte) error {
 	ev := metav1.WatchEvent{Type: string(t), Object: runtime.RawExtension{Raw: raw}}
 	size := ev.Size()
 	buf := make([]byte, 4+size)
@@ -91,6 +87,6 @@ func writeProtobufEvent(w io.Writer, t watch.EventType, obj runtime.Object) erro
 	if _, err := ev.MarshalToSizedBuffer(buf[4:]); err != nil {
 		return fmt.Errorf("apiserver: protobuf watch event: %w", err)
 	}
-	_, err = w.Write(buf)
+	_, err := w.Write(buf)
 	return err
 }

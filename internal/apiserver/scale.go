@@ -120,7 +120,7 @@ func (s *Server) serveScale(q *request) error {
 	}
 	sub := q.sub
 	q.sub = "" // the write goes through the main resource's update path
-	obj, err := s.updateObject(q.r.Context(), q, mutate, dry)
+	obj, err := s.updateObject(q.r.Context(), q, mutate, dry, 0)
 	q.sub = sub
 	if err != nil {
 		return err

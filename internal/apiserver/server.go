@@ -71,6 +71,9 @@ type Server struct {
 	scrapeEvery atomic.Int64
 	// agents caches a transport per node agent.
 	agents agentTransports
+	// decodedObjs shares decoded stored objects between requests and
+	// watches (decoded.go).
+	decodedObjs decodedCache
 
 	// byPath finds a resource by group, version and plural name.
 	byPath map[schema.GroupVersionResource]*registry.Resource

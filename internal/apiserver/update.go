@@ -52,7 +52,8 @@ func (s *Server) update(q *request) error {
 	if err := checkNamespace(q, m); err != nil {
 		return err
 	}
-	out, err := s.updateObject(q.r.Context(), q, func(runtime.Object) (runtime.Object, error) { return obj.DeepCopyObject(), nil }, dry)
+	expectRev, _ := parseRV(m.GetResourceVersion()) // an invalid one fails below as a conflict
+	out, err := s.updateObject(q.r.Context(), q, func(runtime.Object) (runtime.Object, error) { return obj.DeepCopyObject(), nil }, dry, expectRev)
 	if err != nil {
 		return err
 	}
@@ -101,7 +102,7 @@ func (s *Server) patch(q *request) error {
 		}
 		return obj, nil
 	}
-	out, err := s.updateObject(q.r.Context(), q, mutate, dry)
+	out, err := s.updateObject(q.r.Context(), q, mutate, dry, 0)
 	if err != nil {
 		return err
 	}
@@ -156,11 +157,18 @@ func applyPatch(contentType string, doc, patch []byte, schemaObj runtime.Object)
 
 // updateObject reads the current object, lets mutate compute the new one and
 // writes it with a revision precondition. Without a client precondition it
-// retries on conflicts.
-func (s *Server) updateObject(ctx context.Context, q *request, mutate mutateFunc, dry bool) (runtime.Object, error) {
+// retries on conflicts. expectRev is the resourceVersion the client sent (0
+// when unknown): when the decoded cache holds the object at that revision,
+// the first attempt starts from it instead of reading.
+func (s *Server) updateObject(ctx context.Context, q *request, mutate mutateFunc, dry bool, expectRev int64) (runtime.Object, error) {
 	res := q.res
+	key := objectKey(res, q.namespace, q.name)
 	for attempt := 0; ; attempt++ {
-		cur, curRev, err := s.getForUpdate(ctx, res, q.namespace, q.name)
+		hint := expectRev
+		if attempt > 0 {
+			hint = 0 // a retry reads what is current
+		}
+		cur, curRev, stored, cached, err := s.currentForUpdate(ctx, res, q.namespace, q.name, hint)
 		if err != nil {
 			return nil, err
 		}
@@ -224,9 +232,16 @@ func (s *Server) updateObject(ctx context.Context, q *request, mutate mutateFunc
 			}
 		}
 		m.SetResourceVersion(om.GetResourceVersion())
-		if apiequality.Semantic.DeepEqual(obj, cur) {
+		data, err := s.encodeForStorage(res, obj)
+		if err != nil {
+			return nil, err
+		}
+		// Equal stored forms are equal objects (the encoding is
+		// deterministic); values stored as JSON by earlier versions are
+		// compared as objects.
+		if bytes.Equal(data, stored) || !bytes.HasPrefix(stored, protobufMagic) && apiequality.Semantic.DeepEqual(obj, cur) {
 			// No-op: nothing written, resourceVersion unchanged, provided
-			// the (serializable) read was current.
+			// the (serializable or cached) read was current.
 			if fresh, err := s.isCurrent(ctx, res, q.namespace, q.name, curRev); err != nil {
 				return nil, err
 			} else if !fresh && attempt < maxUpdateAttempts {
@@ -237,7 +252,6 @@ func (s *Server) updateObject(ctx context.Context, q *request, mutate mutateFunc
 		if dry {
 			return obj, nil
 		}
-		key := objectKey(res, q.namespace, q.name)
 		if m.GetDeletionTimestamp() != nil && len(m.GetFinalizers()) == 0 && len(om.GetFinalizers()) > 0 && om.GetDeletionTimestamp() != nil && !namespaceHeld(obj) ||
 			namespaceReleased(obj, cur) {
 			// The last finalizer is gone: the object goes.
@@ -245,22 +259,19 @@ func (s *Server) updateObject(ctx context.Context, q *request, mutate mutateFunc
 			if err == nil {
 				return obj, nil
 			}
-			if errors.Is(err, store.ErrConflict) && clientRV == "" && attempt < maxUpdateAttempts {
-				continue
+			if errors.Is(err, store.ErrConflict) && (clientRV == "" || cached) && attempt < maxUpdateAttempts {
+				continue // a cached start retries once with a real read
 			}
 			return nil, storeError(err, q.gr(), q.name)
-		}
-		data, err := s.encodeForStorage(res, obj)
-		if err != nil {
-			return nil, err
 		}
 		rev, err := s.store.Update(ctx, key, data, curRev, keys.reserve, keys.release)
 		if err != nil {
-			if errors.Is(err, store.ErrConflict) && clientRV == "" && attempt < maxUpdateAttempts {
-				continue
+			if errors.Is(err, store.ErrConflict) && (clientRV == "" || cached) && attempt < maxUpdateAttempts {
+				continue // a cached start retries once with a real read
 			}
 			return nil, storeError(err, q.gr(), q.name)
 		}
+		s.decodedObjs.add(decodedKey{res: res, key: key, rev: rev}, data)
 		setRV(obj, rev)
 		return obj, nil
 	}

@@ -111,10 +111,18 @@ func (s *Server) watch(q *request) error {
 	// Events are flushed when no further one is waiting, so a burst goes
 	// out in few writes (one TLS record, one HTTP/2 frame) instead of one
 	// per event.
-	send := func(t watch.EventType, obj runtime.Object, now bool) bool {
+	send := func(t watch.EventType, obj runtime.Object, e *decodedEntry, now bool) bool {
 		var err error
 		if proto {
-			err = writeProtobufEvent(q.w, t, obj)
+			var raw []byte
+			if e != nil {
+				raw, err = e.protobuf(obj)
+			} else {
+				raw, err = encodeProtobuf(obj)
+			}
+			if err == nil {
+				err = writeProtobufEvent(q.w, t, raw)
+			}
 		} else {
 			if obj != nil && t != watch.Bookmark && t != watch.Error {
 				obj = out.render(q.res, obj)
@@ -130,21 +138,21 @@ func (s *Server) watch(q *request) error {
 		return true
 	}
 	for i, obj := range initial {
-		if !send(watch.Added, obj, i == len(initial)-1 && !sendInitial) {
+		if !send(watch.Added, obj, nil, i == len(initial)-1 && !sendInitial) {
 			return nil
 		}
 	}
 	if sendInitial {
-		if !send(watch.Bookmark, s.bookmark(q.res, out, from, true), true) {
+		if !send(watch.Bookmark, s.bookmark(q.res, out, from, true), nil, true) {
 			return nil
 		}
 	}
 	events := w.Events()
 	pending := false // events written but not flushed
 	for ev := range events {
-		t, obj := s.translate(q.res, sel, ev)
+		t, obj, e := s.translate(q.res, sel, ev)
 		if obj != nil {
-			if !send(t, obj, false) {
+			if !send(t, obj, e, false) {
 				return nil
 			}
 			pending = true
@@ -157,7 +165,7 @@ func (s *Server) watch(q *request) error {
 	if err := w.Err(); err != nil && ctx.Err() == nil {
 		st := storeError(err, q.gr(), "").(apierrors.APIStatus).Status()
 		st.Kind, st.APIVersion = "Status", "v1"
-		send(watch.Error, &st, true)
+		send(watch.Error, &st, nil, true)
 	} else if pending {
 		flush()
 	}
@@ -166,44 +174,54 @@ func (s *Server) watch(q *request) error {
 
 // translate turns a store event into a watch event for clients with the
 // given selector: objects that start matching are ADDED, objects that stop
-// matching are DELETED. It returns a nil object for events to skip.
-func (s *Server) translate(res *registry.Resource, sel selector, ev store.Event) (watch.EventType, runtime.Object) {
+// matching are DELETED. It returns a nil object for events to skip. The
+// object comes from the decoded cache (shared, read-only) with its entry,
+// which holds its protobuf encoding for all watches.
+func (s *Server) translate(res *registry.Resource, sel selector, ev store.Event) (watch.EventType, runtime.Object, *decodedEntry) {
 	var cur, prev runtime.Object
+	var curE, prevE *decodedEntry
 	if ev.Type == store.Put {
-		obj, err := s.decodeStored(res, ev.Value, ev.ModRevision)
+		k := decodedKey{res: res, key: ev.Key, rev: ev.ModRevision}
+		curE = s.decodedObjs.add(k, ev.Value)
+		obj, err := s.decoded(k, curE)
 		if err != nil {
 			s.log.Error("watch: decode object", "key", ev.Key, "err", err)
-			return "", nil
+			return "", nil, nil
 		}
 		cur = obj
 	}
 	// The previous object decides ADDED or MODIFIED and selector
 	// transitions; without a selector a Put needs only to know it exists.
+	// A deleted object is handed out with the deletion's revision.
 	prevOK := false
 	if len(ev.PrevValue) > 0 {
 		if ev.Type == store.Put && sel.empty() {
 			prevOK = true
-		} else if obj, err := s.decodeStored(res, ev.PrevValue, ev.ModRevision); err == nil {
-			prev = obj
-			prevOK = sel.matches(res, prev)
+		} else {
+			k := decodedKey{res: res, key: ev.Key, rev: ev.ModRevision, gone: true}
+			prevE = s.decodedObjs.add(k, ev.PrevValue)
+			if obj, err := s.decoded(k, prevE); err == nil {
+				prev = obj
+				prevOK = sel.matches(res, prev)
+			}
 		}
 	}
 	curOK := cur != nil && sel.matches(res, cur)
 	switch {
 	case ev.Type == store.Delete:
 		if prevOK {
-			return watch.Deleted, prev
+			return watch.Deleted, prev, prevE
 		}
 	case curOK && prevOK:
-		return watch.Modified, cur
+		return watch.Modified, cur, curE
 	case curOK && prev == nil && !ev.Created:
-		return watch.Modified, cur
+		return watch.Modified, cur, curE
 	case curOK:
-		return watch.Added, cur
+		return watch.Added, cur, curE
 	case prevOK:
-		return watch.Deleted, prev
+		return watch.Deleted, prev, prevE
 	}
-	return "", nil
+	return "", nil, nil
 }
 
 // bookmark returns an object that carries only a resourceVersion.
