@@ -50,6 +50,10 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// The load generators and clients run with the collector settings of
+	// Berth's servers, so their own collections disturb the measurements
+	// no more than necessary.
+	defer tuneGC(ctx, logger)()
 	for _, b := range benchmarks {
 		if b.name == args[0] {
 			return b.run(ctx, b.name, args[1:], logger, stdout, stderr)

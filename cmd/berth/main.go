@@ -16,6 +16,7 @@ import (
 
 	"github.com/berth-dev/berth/internal/agent/runtime/process"
 	"github.com/berth-dev/berth/internal/apiserver/registry"
+	"github.com/berth-dev/berth/internal/gctune"
 	"github.com/berth-dev/berth/internal/kubectl"
 	"github.com/berth-dev/berth/internal/scheduler"
 	"github.com/berth-dev/berth/internal/server"
@@ -143,6 +144,7 @@ func runServer(name string, args []string, defaultListen string, stdout, stderr 
 	}
 	defer srv.Close()
 	trimMemory(logger)
+	defer tuneGC(ctx, logger)()
 	agentDone := make(chan error, 1)
 	if withAgent {
 		if af.dataDir == "" {
@@ -215,4 +217,20 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// tuneGC adapts the garbage collector's percentage to the process's load
+// (internal/gctune) until ctx ends or the returned function, which waits
+// for the tuner to stop, is called.
+func tuneGC(ctx context.Context, logger *slog.Logger) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		gctune.Run(ctx, gctune.Config{}, logger)
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
 }
