@@ -212,12 +212,14 @@ func (s *Server) updateObject(ctx context.Context, q *request, mutate mutateFunc
 		if st.Default != nil {
 			st.Default(obj)
 		}
-		errs := apivalidation.ValidateObjectMetaAccessorUpdate(m, om, field.NewPath("metadata"))
+		var errs field.ErrorList
+		if st.ValidateUpdate != nil {
+			errs = st.ValidateUpdate(obj, cur) // metadata included (registry.TestValidateUpdateChecksMetadata)
+		} else {
+			errs = apivalidation.ValidateObjectMetaAccessorUpdate(m, om, field.NewPath("metadata"))
+		}
 		if om.GetDeletionTimestamp() != nil {
 			errs = append(errs, apivalidation.ValidateNoNewFinalizers(m.GetFinalizers(), om.GetFinalizers(), field.NewPath("metadata", "finalizers"))...)
-		}
-		if st.ValidateUpdate != nil {
-			errs = append(errs, st.ValidateUpdate(obj, cur)...)
 		}
 		if len(errs) > 0 {
 			return nil, invalid(res, q.name, dedupe(errs))

@@ -4,9 +4,11 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
 func TestAllResources(t *testing.T) {
@@ -155,4 +157,56 @@ func TestFieldsAndKnownField(t *testing.T) {
 	if set["involvedObject.kind"] != "Pod" || set["source"] != "default-scheduler" || set["reason"] != "Scheduled" {
 		t.Errorf("event fields = %v", set)
 	}
+}
+
+// TestValidateUpdateChecksMetadata: the API server leaves the metadata
+// checks of an update (immutable uid, name, namespace, creationTimestamp)
+// to a resource's ValidateUpdate when it has one, so each must make them.
+func TestValidateUpdateChecksMetadata(t *testing.T) {
+	for _, r := range All() {
+		if r.Strategy.ValidateUpdate == nil {
+			continue
+		}
+		t.Run(r.GroupVersion.String()+"/"+r.Resource, func(t *testing.T) {
+			old := r.New()
+			m, err := apimeta.Accessor(old)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m.SetName("a")
+			if r.Namespaced {
+				m.SetNamespace("ns")
+			}
+			m.SetUID("uid-1")
+			m.SetResourceVersion("7")
+			obj := old.DeepCopyObject()
+			accessorOf(t, obj).SetUID("uid-2")
+			if !hasFieldError(r.Strategy.ValidateUpdate(obj, old), "metadata.uid") {
+				t.Errorf("ValidateUpdate let metadata.uid change")
+			}
+			obj = old.DeepCopyObject()
+			accessorOf(t, obj).SetName("b")
+			if !hasFieldError(r.Strategy.ValidateUpdate(obj, old), "metadata.name") {
+				t.Errorf("ValidateUpdate let metadata.name change")
+			}
+		})
+	}
+}
+
+func accessorOf(t *testing.T, obj runtime.Object) metav1.Object {
+	t.Helper()
+	m, err := apimeta.Accessor(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func hasFieldError(errs field.ErrorList, path string) bool {
+	for _, e := range errs {
+		if e.Field == path {
+			return true
+		}
+	}
+	return false
 }
