@@ -11,8 +11,10 @@
 //
 // Run samples the allocation rate ten times a second. When the process
 // allocates faster than Config.BusyRate it counts as busy and runs with
-// Config.Busy (400), capped so that the heap goal stays under
-// Config.MaxHeap; once the rate has stayed below BusyRate for
-// Config.IdleAfter (10 s) it runs with Config.Idle (100) again. A GOGC set
-// in the environment wins: Run then changes nothing.
+// Config.Busy (400), capped so that the heap grows by at most
+// Config.MaxHeadroom (256 MiB) between collections (never less than the
+// idle percentage lets it); once the rate has stayed below BusyRate for
+// Config.IdleAfter (3 s) it collects, returns the freed memory to the
+// system and runs with Config.Idle (100) again. A GOGC set in the
+// environment wins: Run then changes nothing.
 package gctune

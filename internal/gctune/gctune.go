@@ -7,8 +7,6 @@ import (
 	"runtime/debug"
 	"runtime/metrics"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // Config sets the percentages and thresholds; zero fields take defaults.
@@ -21,11 +19,13 @@ type Config struct {
 	// process counts as busy (default 32 MiB/s).
 	BusyRate float64
 	// IdleAfter is how long the rate must stay below BusyRate before the
-	// process counts as idle again (default 10 s).
+	// process counts as idle again (default 3 s); then it collects and
+	// returns the memory it no longer needs to the system.
 	IdleAfter time.Duration
-	// MaxHeap bounds the heap goal the busy percentage may lead to
-	// (default: an eighth of physical memory, at least 256 MiB).
-	MaxHeap uint64
+	// MaxHeadroom bounds the heap growth between collections that the busy
+	// percentage may allow (default 256 MiB); it never goes below what the
+	// idle percentage allows.
+	MaxHeadroom uint64
 	// Interval is the sampling period (default 100 ms: a burst of
 	// requests is served with the busy percentage almost from its start).
 	Interval time.Duration
@@ -41,17 +41,11 @@ func (c Config) withDefaults() Config {
 	if c.BusyRate <= 0 {
 		c.BusyRate = 32 << 20
 	}
-	if c.MaxHeap == 0 {
-		c.MaxHeap = 256 << 20
-		var si unix.Sysinfo_t
-		if unix.Sysinfo(&si) == nil {
-			if m := uint64(si.Totalram) * uint64(si.Unit) / 8; m > c.MaxHeap {
-				c.MaxHeap = m
-			}
-		}
+	if c.MaxHeadroom == 0 {
+		c.MaxHeadroom = 256 << 20
 	}
 	if c.IdleAfter <= 0 {
-		c.IdleAfter = 10 * time.Second
+		c.IdleAfter = 3 * time.Second
 	}
 	if c.Interval <= 0 {
 		c.Interval = 100 * time.Millisecond
@@ -66,12 +60,10 @@ func (c Config) choose(busy bool, live uint64) int {
 		return c.Idle
 	}
 	percent := c.Busy
-	if live > 0 && live < c.MaxHeap {
-		if fit := int((c.MaxHeap/live-1)*100 + (c.MaxHeap%live)*100/live); fit < percent {
-			percent = fit
+	if live > 0 {
+		if fit := c.MaxHeadroom * 100 / live; fit < uint64(percent) {
+			percent = int(fit)
 		}
-	} else if live >= c.MaxHeap {
-		percent = c.Idle
 	}
 	if percent < c.Idle {
 		percent = c.Idle
@@ -123,6 +115,9 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) {
 			percent := cfg.choose(!lastBusy.IsZero() && now.Sub(lastBusy) < cfg.IdleAfter, live)
 			if percent != current {
 				debug.SetGCPercent(percent)
+				if percent == cfg.Idle {
+					debug.FreeOSMemory() // idle again: give back what the busy heap held
+				}
 				log.Debug("garbage collector percentage changed", "from", current, "to", percent,
 					"allocMiBPerS", int(rate/(1<<20)), "liveHeapMiB", live>>20)
 				current = percent

@@ -11,7 +11,7 @@ import (
 )
 
 func TestChoose(t *testing.T) {
-	c := Config{Idle: 100, Busy: 400, MaxHeap: 1 << 30}.withDefaults()
+	c := Config{Idle: 100, Busy: 400, MaxHeadroom: 256 << 20}.withDefaults()
 	tests := []struct {
 		name string
 		busy bool
@@ -20,9 +20,8 @@ func TestChoose(t *testing.T) {
 	}{
 		{"idle", false, 20 << 20, 100},
 		{"busy", true, 20 << 20, 400},
-		{"a large live heap caps the percentage", true, 512 << 20, 100},
-		{"the cap keeps the goal under MaxHeap", true, 300 << 20, 241},
-		{"a live heap above MaxHeap falls back to idle", true, 2 << 30, 100},
+		{"the headroom caps the percentage", true, 100 << 20, 256},
+		{"never below idle", true, 512 << 20, 100},
 		{"no live heap measured yet", true, 0, 400},
 	}
 	for _, tt := range tests {
@@ -31,8 +30,8 @@ func TestChoose(t *testing.T) {
 			if p != tt.want {
 				t.Errorf("choose(%v, %d MiB) = %d; want %d", tt.busy, tt.live>>20, p, tt.want)
 			}
-			if goal := tt.live + tt.live*uint64(p)/100; tt.busy && p > c.Idle && goal > c.MaxHeap {
-				t.Errorf("heap goal %d MiB exceeds MaxHeap %d MiB", goal>>20, c.MaxHeap>>20)
+			if headroom := tt.live * uint64(p) / 100; p > c.Idle && headroom > c.MaxHeadroom {
+				t.Errorf("headroom %d MiB exceeds MaxHeadroom %d MiB", headroom>>20, c.MaxHeadroom>>20)
 			}
 		})
 	}
@@ -45,7 +44,7 @@ func gogc() uint64 {
 	return s[0].Value.Uint64()
 }
 
-func TestRunRaisesThePercentageUnderLoadAndRestoresIt(t *testing.T) {
+func TestRunRaisesThePercentageUnderLoadAndLowersItAfter(t *testing.T) {
 	if os.Getenv("GOGC") != "" {
 		t.Skip("GOGC is set in the environment, which Run leaves alone by design")
 	}
@@ -53,7 +52,7 @@ func TestRunRaisesThePercentageUnderLoadAndRestoresIt(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		Run(ctx, Config{BusyRate: 1 << 20, Interval: 5 * time.Millisecond, IdleAfter: time.Hour, MaxHeap: 1 << 40}, slog.New(slog.DiscardHandler))
+		Run(ctx, Config{BusyRate: 1 << 20, Interval: 5 * time.Millisecond, IdleAfter: 200 * time.Millisecond, MaxHeadroom: 1 << 40}, slog.New(slog.DiscardHandler))
 	}()
 	var sink [][]byte
 	deadline := time.Now().Add(10 * time.Second)
@@ -65,6 +64,14 @@ func TestRunRaisesThePercentageUnderLoadAndRestoresIt(t *testing.T) {
 	}
 	if got := gogc(); got != 400 {
 		t.Fatalf("GOGC under load = %d, want 400", got)
+	}
+	sink = nil
+	deadline = time.Now().Add(10 * time.Second)
+	for gogc() != 100 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := gogc(); got != 100 {
+		t.Errorf("GOGC after the load stopped = %d, want 100", got)
 	}
 	cancel()
 	<-done
