@@ -87,7 +87,9 @@ func (s *Server) watch(q *request) error {
 			return tooLargeResourceVersion()
 		}
 	}
-	w := s.store.Watch(ctx, keyPrefix(q.res, q.namespace), from)
+	// Only a selector needs the previous object of an update (to see it
+	// start or stop matching).
+	w := s.store.WatchWith(ctx, keyPrefix(q.res, q.namespace), from, store.WatchOptions{PutPrev: !sel.empty()})
 	defer w.Stop()
 
 	h := q.w.Header()

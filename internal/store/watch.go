@@ -40,8 +40,9 @@ type Event struct {
 	// Value is the new value; nil for Delete.
 	Value []byte
 	// PrevValue is the value before the change; nil when the key did not
-	// exist before (a creating Put) or the previous value is no longer
-	// available.
+	// exist before (a creating Put), when the previous value is no longer
+	// available, or for a Put when the watch did not ask for it
+	// (WatchOptions.PutPrev).
 	PrevValue []byte
 	// ModRevision is the revision of the change.
 	ModRevision int64
@@ -97,32 +98,62 @@ func (w *watcher) fail(err error) {
 	w.mu.Unlock()
 }
 
+// WatchOptions tune a watch.
+type WatchOptions struct {
+	// PutPrev asks for the previous values of updated keys (PrevValue of
+	// Put events). Delete events always carry theirs.
+	PutPrev bool
+}
+
 // Watch streams the changes to keys under prefix made strictly after
-// revision fromRev; fromRev 0 means changes after the current revision. The
-// events are delivered in revision order, none are dropped: a slow reader
-// holds the stream back. The watch requires an etcd leader, so losing etcd
-// ends it with ErrUnavailable instead of leaving it silent.
+// revision fromRev, with the previous values of updated keys; fromRev 0
+// means changes after the current revision. The events are delivered in
+// revision order, none are dropped: a slow reader holds the stream back.
+// The watch requires an etcd leader, so losing etcd ends it with
+// ErrUnavailable instead of leaving it silent.
 func (s *Store) Watch(ctx context.Context, prefix string, fromRev int64) Watcher {
+	return s.WatchWith(ctx, prefix, fromRev, WatchOptions{PutPrev: true})
+}
+
+// WatchWith is Watch with options. Without PutPrev, etcd is not asked for
+// previous values (it would read one per event and watch); the previous
+// value of a deleted key is read at the revision before the delete.
+func (s *Store) WatchWith(ctx context.Context, prefix string, fromRev int64, o WatchOptions) Watcher {
 	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
 	w := &watcher{
 		events: make(chan Event, watchBuffer),
 		cancel: cancel,
 		done:   make(chan struct{}),
 	}
-	opts := []clientv3.OpOption{clientv3.WithPrefix(), clientv3.WithPrevKV()}
+	opts := []clientv3.OpOption{clientv3.WithPrefix()}
+	if o.PutPrev {
+		opts = append(opts, clientv3.WithPrevKV())
+	}
 	if fromRev > 0 {
 		opts = append(opts, clientv3.WithRev(fromRev+1))
 	}
 	wch := s.cli.Watch(wctx, s.full(prefix), opts...)
-	go s.runWatch(wctx, w, prefix, wch)
+	go s.runWatch(wctx, w, prefix, wch, o.PutPrev)
 	return w
+}
+
+// deletedValue reads the value key had before its deletion at rev; nil
+// when that revision has been compacted (as etcd's own previous values).
+func (s *Store) deletedValue(ctx context.Context, key []byte, rev int64) []byte {
+	cctx, cancel := s.call(ctx)
+	defer cancel()
+	resp, err := s.cli.Get(cctx, string(key), clientv3.WithRev(rev-1), clientv3.WithSerializable())
+	if err != nil || len(resp.Kvs) == 0 {
+		return nil
+	}
+	return resp.Kvs[0].Value
 }
 
 // runWatch forwards etcd's watch responses to w.events until wctx ends or
 // the stream fails. When the stream has been quiet for s.watchCheck it asks
 // etcd for its revision; if etcd does not answer, the watch fails with
 // ErrUnavailable (etcd's client would otherwise wait for it silently).
-func (s *Store) runWatch(wctx context.Context, w *watcher, prefix string, wch clientv3.WatchChan) {
+func (s *Store) runWatch(wctx context.Context, w *watcher, prefix string, wch clientv3.WatchChan, withPrev bool) {
 	defer close(w.done)
 	defer close(w.events)
 	defer w.cancel()
@@ -179,6 +210,8 @@ func (s *Store) runWatch(wctx context.Context, w *watcher, prefix string, wch cl
 				}
 				if ev.PrevKv != nil {
 					e.PrevValue = ev.PrevKv.Value
+				} else if !withPrev && e.Type == Delete {
+					e.PrevValue = s.deletedValue(wctx, ev.Kv.Key, ev.Kv.ModRevision)
 				}
 				select {
 				case w.events <- e:

@@ -44,33 +44,46 @@ func waitClosed(t *testing.T, w Watcher, within time.Duration) error {
 }
 
 func TestWatchFromRevision(t *testing.T) {
+	for _, putPrev := range []bool{true, false} {
+		t.Run(fmt.Sprintf("PutPrev=%v", putPrev), func(t *testing.T) { testWatchFromRevision(t, putPrev) })
+	}
+}
+
+// testWatchFromRevision: every change after the start revision, in order;
+// Put events carry the previous value only when asked, Delete events always.
+func testWatchFromRevision(t *testing.T, putPrev bool) {
 	s := sharedStore(t)
 	ctx := ctxT(t)
-	mustCreate(t, s, "w/before", "x")
+	p := fmt.Sprintf("w%v/", putPrev)
+	mustCreate(t, s, p+"before", "x")
 	from, err := s.CurrentRevision(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r1 := mustCreate(t, s, "w/a", "1")
-	r2, err := s.Update(ctx, "w/a", []byte("2"), r1, nil, nil)
+	r1 := mustCreate(t, s, p+"a", "1")
+	r2, err := s.Update(ctx, p+"a", []byte("2"), r1, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	mustCreate(t, s, "other/x", "not watched")
-	r3, err := s.Delete(ctx, "w/a", r2)
+	mustCreate(t, s, "other/x"+p, "not watched")
+	r3, err := s.Delete(ctx, p+"a", r2)
 	if err != nil {
 		t.Fatal(err)
 	}
 
-	w := s.Watch(ctx, "w/", from)
+	w := s.WatchWith(ctx, p, from, WatchOptions{PutPrev: putPrev})
 	defer w.Stop()
-	r4 := mustCreate(t, s, "w/b", "3") // written after the watch started
+	r4 := mustCreate(t, s, p+"b", "3") // written after the watch started
 
+	var updatePrev []byte
+	if putPrev {
+		updatePrev = []byte("1")
+	}
 	want := []Event{
-		{Type: Put, Key: "w/a", Value: []byte("1"), ModRevision: r1, Created: true},
-		{Type: Put, Key: "w/a", Value: []byte("2"), PrevValue: []byte("1"), ModRevision: r2},
-		{Type: Delete, Key: "w/a", PrevValue: []byte("2"), ModRevision: r3},
-		{Type: Put, Key: "w/b", Value: []byte("3"), ModRevision: r4, Created: true},
+		{Type: Put, Key: p + "a", Value: []byte("1"), ModRevision: r1, Created: true},
+		{Type: Put, Key: p + "a", Value: []byte("2"), PrevValue: updatePrev, ModRevision: r2},
+		{Type: Delete, Key: p + "a", PrevValue: []byte("2"), ModRevision: r3},
+		{Type: Put, Key: p + "b", Value: []byte("3"), ModRevision: r4, Created: true},
 	}
 	got := collect(t, w, len(want))
 	for i := range want {
