@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+
 	"github.com/berth-dev/berth/internal/server"
 	"github.com/berth-dev/berth/internal/store"
 	corev1 "k8s.io/api/core/v1"
@@ -20,17 +22,9 @@ import (
 // revision must still see the other server's writes (conflict, not found),
 // GETs must return the latest state, and a watch the exact objects.
 func TestDecodedCacheAcrossTwoServers(t *testing.T) {
-	skipShort(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	etcd, err := store.StartEmbedded(ctx, store.EmbeddedConfig{DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer etcd.Close()
-	a := clientFor(t, start(t, server.Config{EtcdEndpoints: etcd.Endpoints(), Identity: "server-a"})).CoreV1().ConfigMaps("default")
-	b := clientFor(t, start(t, server.Config{EtcdEndpoints: etcd.Endpoints(), Identity: "server-b"})).CoreV1().ConfigMaps("default")
+	ctx, a, b := twoServers(t)
 
+	var err error
 	w, err := a.Watch(ctx, metav1.ListOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -102,16 +96,7 @@ func TestDecodedCacheAcrossTwoServers(t *testing.T) {
 // nothing writes nothing, whether it starts from the decoded cache (the
 // server that wrote the object) or from a read (another server).
 func TestNoOpUpdatesKeepTheResourceVersion(t *testing.T) {
-	skipShort(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	etcd, err := store.StartEmbedded(ctx, store.EmbeddedConfig{DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer etcd.Close()
-	a := clientFor(t, start(t, server.Config{EtcdEndpoints: etcd.Endpoints(), Identity: "server-a"})).CoreV1().ConfigMaps("default")
-	b := clientFor(t, start(t, server.Config{EtcdEndpoints: etcd.Endpoints(), Identity: "server-b"})).CoreV1().ConfigMaps("default")
+	ctx, a, b := twoServers(t)
 	cm, err := a.Create(ctx, &corev1.ConfigMap{
 		ObjectMeta: metav1.ObjectMeta{Name: "same", Labels: map[string]string{"x": "1", "y": "2"}},
 		Data:       map[string]string{"k": "1", "l": "2", "m": "3"},
@@ -152,4 +137,21 @@ func TestNoOpUpdatesKeepTheResourceVersion(t *testing.T) {
 	if got.ResourceVersion == rv {
 		t.Errorf("a real change kept resourceVersion %s", rv)
 	}
+}
+
+// twoServers starts an etcd and two API servers on it (no controllers) and
+// returns a context for the test and each server's ConfigMaps in default.
+func twoServers(t *testing.T) (ctx context.Context, a, b typedcorev1.ConfigMapInterface) {
+	t.Helper()
+	skipShort(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	etcd, err := store.StartEmbedded(ctx, store.EmbeddedConfig{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(etcd.Close)
+	a = clientFor(t, start(t, server.Config{EtcdEndpoints: etcd.Endpoints(), Identity: "server-a"})).CoreV1().ConfigMaps("default")
+	b = clientFor(t, start(t, server.Config{EtcdEndpoints: etcd.Endpoints(), Identity: "server-b"})).CoreV1().ConfigMaps("default")
+	return ctx, a, b
 }
