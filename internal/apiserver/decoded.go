@@ -38,9 +38,10 @@ const (
 type decodedKey struct {
 	res *registry.Resource
 	key string // relative to the store prefix
-	rev int64  // the mod revision (for gone, the deletion's revision)
-	// gone marks the last value of a key deleted at rev, which a watch
-	// hands out with resourceVersion rev.
+	rev int64  // the mod revision (for gone, the revision of the change)
+	// gone marks the value the key had before the change at rev (a
+	// deletion, or an update a selector watch compares with), which a
+	// watch hands out with resourceVersion rev.
 	gone bool
 }
 
@@ -111,6 +112,20 @@ func (c *decodedCache) lookup(k decodedKey) *decodedEntry {
 func (s *Server) decoded(k decodedKey, e *decodedEntry) (runtime.Object, error) {
 	e.once.Do(func() { e.obj, e.err = s.decodeStored(k.res, e.value, k.rev) })
 	return e.obj, e.err
+}
+
+// cachedCopy returns a private copy of the cache's object for k and its
+// stored value, when the cache holds k.
+func (s *Server) cachedCopy(k decodedKey) (runtime.Object, []byte, bool) {
+	e := s.decodedObjs.lookup(k)
+	if e == nil {
+		return nil, nil, false
+	}
+	obj, err := s.decoded(k, e)
+	if err != nil {
+		return nil, nil, false
+	}
+	return obj.DeepCopyObject(), e.value, true
 }
 
 // protobuf returns the protobuf encoding of obj, the entry's decoded object,

@@ -98,14 +98,10 @@ func (s *Server) getForUpdate(ctx context.Context, res *registry.Resource, ns, n
 // currentForUpdate returns the object an update starts from, its revision
 // and its stored value: a copy of the decoded cache's object when the cache
 // holds key at expectRev (cached), else a serializable read's.
-func (s *Server) currentForUpdate(ctx context.Context, res *registry.Resource, ns, name string, expectRev int64) (cur runtime.Object, rev int64, stored []byte, cached bool, err error) {
-	key := objectKey(res, ns, name)
+func (s *Server) currentForUpdate(ctx context.Context, res *registry.Resource, key, name string, expectRev int64) (cur runtime.Object, rev int64, stored []byte, cached bool, err error) {
 	if expectRev > 0 {
-		k := decodedKey{res: res, key: key, rev: expectRev}
-		if e := s.decodedObjs.lookup(k); e != nil {
-			if obj, err := s.decoded(k, e); err == nil {
-				return obj.DeepCopyObject(), expectRev, e.value, true, nil
-			}
+		if obj, value, ok := s.cachedCopy(decodedKey{res: res, key: key, rev: expectRev}); ok {
+			return obj, expectRev, value, true, nil
 		}
 	}
 	kv, err := s.store.GetForUpdate(ctx, key)
@@ -134,11 +130,8 @@ func (s *Server) readObject(ctx context.Context, res *registry.Resource, ns, nam
 // privateObject returns the object stored under key at rev as value: a
 // copy of the decoded cache's object when the cache holds it, else decoded.
 func (s *Server) privateObject(res *registry.Resource, key string, value []byte, rev int64) (runtime.Object, error) {
-	k := decodedKey{res: res, key: key, rev: rev}
-	if e := s.decodedObjs.lookup(k); e != nil {
-		if obj, err := s.decoded(k, e); err == nil {
-			return obj.DeepCopyObject(), nil
-		}
+	if obj, _, ok := s.cachedCopy(decodedKey{res: res, key: key, rev: rev}); ok {
+		return obj, nil
 	}
 	return s.decodeStored(res, value, rev)
 }

@@ -168,7 +168,7 @@ func (s *Server) updateObject(ctx context.Context, q *request, mutate mutateFunc
 		if attempt > 0 {
 			hint = 0 // a retry reads what is current
 		}
-		cur, curRev, stored, cached, err := s.currentForUpdate(ctx, res, q.namespace, q.name, hint)
+		cur, curRev, stored, cached, err := s.currentForUpdate(ctx, res, key, q.name, hint)
 		if err != nil {
 			return nil, err
 		}

@@ -82,15 +82,11 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) {
 	samples := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}, {Name: "/gc/heap/live:bytes"}}
 	read := func() (allocs, live uint64) {
 		metrics.Read(samples)
-		for i, s := range samples {
-			if s.Value.Kind() != metrics.KindUint64 {
-				continue
-			}
-			if i == 0 {
-				allocs = s.Value.Uint64()
-			} else {
-				live = s.Value.Uint64()
-			}
+		if samples[0].Value.Kind() == metrics.KindUint64 {
+			allocs = samples[0].Value.Uint64()
+		}
+		if samples[1].Value.Kind() == metrics.KindUint64 {
+			live = samples[1].Value.Uint64()
 		}
 		return allocs, live
 	}
