@@ -7,7 +7,10 @@ import (
 	"fmt"
 	"net/netip"
 	"os/exec"
+	"slices"
 	"strings"
+	"sync"
+	"time"
 )
 
 // LoopbackAddresses assigns ClusterIPs as /32 addresses of the loopback
@@ -23,6 +26,17 @@ type LoopbackAddresses struct {
 	Label string
 	// Run runs the ip command with args (nil: exec "ip").
 	Run func(ctx context.Context, args ...string) ([]byte, error)
+	// VerifyEvery is how long a successful Sync is trusted: a Sync with
+	// the same addresses within it runs no command (default 1 minute).
+	// Someone else's change to the addresses is repaired at the first
+	// Sync after it.
+	VerifyEvery time.Duration
+	// Now is the clock (nil: time.Now).
+	Now func() time.Time
+
+	mu       sync.Mutex
+	last     []netip.Addr // the addresses of the last successful Sync, sorted
+	verified time.Time    // when it ran
 }
 
 // ValidLabel checks an address label for LoopbackAddresses.
@@ -45,11 +59,46 @@ func (l *LoopbackAddresses) ip(ctx context.Context, args ...string) ([]byte, err
 }
 
 // Sync makes ips (IPv4 ones; others are skipped) exactly the addresses
-// carrying the label.
+// carrying the label. It reads and changes them only when ips differ
+// from the last successful Sync or that was VerifyEvery ago.
 func (l *LoopbackAddresses) Sync(ctx context.Context, ips []netip.Addr) error {
 	if err := ValidLabel(l.Label); err != nil {
 		return err
 	}
+	var v4 []netip.Addr
+	for _, a := range ips {
+		if a.Is4() {
+			v4 = append(v4, a)
+		}
+	}
+	slices.SortFunc(v4, netip.Addr.Compare)
+	v4 = slices.Compact(v4)
+	now := time.Now
+	if l.Now != nil {
+		now = l.Now
+	}
+	every := l.VerifyEvery
+	if every <= 0 {
+		every = time.Minute
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.last != nil && slices.Equal(l.last, v4) && now().Sub(l.verified) < every {
+		return nil
+	}
+	if err := l.apply(ctx, v4); err != nil {
+		l.last = nil
+		return err
+	}
+	l.last, l.verified = v4, now()
+	if l.last == nil {
+		l.last = []netip.Addr{}
+	}
+	return nil
+}
+
+// apply makes ips exactly the labelled addresses.
+func (l *LoopbackAddresses) apply(ctx context.Context, ips []netip.Addr) error {
 	out, err := l.ip(ctx, "-4", "-o", "addr", "show", "dev", "lo", "label", l.Label)
 	if err != nil {
 		return err
@@ -58,9 +107,6 @@ func (l *LoopbackAddresses) Sync(ctx context.Context, ips []netip.Addr) error {
 	want := map[netip.Addr]bool{}
 	var errs []error
 	for _, a := range ips {
-		if !a.Is4() {
-			continue
-		}
 		want[a] = true
 		if !have[a] {
 			if _, err := l.ip(ctx, "addr", "add", netip.PrefixFrom(a, 32).String(), "dev", "lo", "label", l.Label); err != nil {

@@ -146,10 +146,31 @@ func (p *Proxier) Run(ctx context.Context) error {
 		UpdateFunc: func(any, any) { q.Add("all") },
 		DeleteFunc: func(any) { q.Add("all") },
 	}
-	for _, inf := range []cache.SharedIndexInformer{svcInf.Informer(), sliceInf.Informer(), podInf.Informer()} {
+	for _, inf := range []cache.SharedIndexInformer{svcInf.Informer(), sliceInf.Informer()} {
 		if _, err := inf.AddEventHandler(all); err != nil {
 			return fmt.Errorf("proxy: %w", err)
 		}
+	}
+	// A pod matters only through its weight: every other pod change (most
+	// of them status updates) would cost a full sync for nothing.
+	if _, err := podInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc: func(obj any) {
+			if _, ok := weightAnnotation(obj); ok {
+				q.Add("all")
+			}
+		},
+		UpdateFunc: func(old, cur any) {
+			if weightChanged(old, cur) {
+				q.Add("all")
+			}
+		},
+		DeleteFunc: func(obj any) {
+			if _, ok := weightAnnotation(obj); ok {
+				q.Add("all")
+			}
+		},
+	}); err != nil {
+		return fmt.Errorf("proxy: %w", err)
 	}
 	factory.Start(ctx.Done())
 	for typ, ok := range factory.WaitForCacheSync(ctx.Done()) {
@@ -161,6 +182,30 @@ func (p *Proxier) Run(ctx context.Context) error {
 	q.Run(ctx, 1)
 	p.closeAll()
 	return nil
+}
+
+// weightAnnotation returns a pod's weight annotation; a deleted pod whose
+// last state is unknown counts as having one (a sync decides).
+func weightAnnotation(obj any) (string, bool) {
+	switch o := obj.(type) {
+	case *corev1.Pod:
+		w, ok := o.Annotations[AnnotationLBWeight]
+		return w, ok
+	case cache.DeletedFinalStateUnknown:
+		if pod, ok := o.Obj.(*corev1.Pod); ok {
+			w, ok := pod.Annotations[AnnotationLBWeight]
+			return w, ok
+		}
+		return "", true
+	}
+	return "", false
+}
+
+// weightChanged tells whether a pod update changed its weight annotation.
+func weightChanged(old, cur any) bool {
+	o, ook := weightAnnotation(old)
+	c, cok := weightAnnotation(cur)
+	return o != c || ook != cok
 }
 
 // Syncs is how many times the listeners were reconciled (tests).

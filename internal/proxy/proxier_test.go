@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes/fake"
+	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 )
 
@@ -185,4 +186,46 @@ func listenOn(t *testing.T, addr, name string) string {
 		}
 	}()
 	return ln.Addr().String()
+}
+
+func TestPodChangesThatMatter(t *testing.T) {
+	pod := func(weight ...string) *corev1.Pod {
+		p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "default"}}
+		if len(weight) > 0 {
+			p.Annotations = map[string]string{AnnotationLBWeight: weight[0]}
+		}
+		return p
+	}
+	tests := []struct {
+		name     string
+		old, cur any
+		want     bool
+	}{
+		{"status change, no weight", pod(), pod(), false},
+		{"status change, same weight", pod("2"), pod("2"), false},
+		{"weight added", pod(), pod("2"), true},
+		{"weight changed", pod("2"), pod("3"), true},
+		{"weight removed", pod("2"), pod(), true},
+		{"weight set to empty", pod(), pod(""), true},
+	}
+	for _, tc := range tests {
+		if got := weightChanged(tc.old, tc.cur); got != tc.want {
+			t.Errorf("%s: matters %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		obj  any
+		want bool
+	}{
+		{"pod without weight", pod(), false},
+		{"pod with weight", pod("1"), true},
+		{"tombstone with weight", cache.DeletedFinalStateUnknown{Key: "default/p", Obj: pod("1")}, true},
+		{"tombstone without weight", cache.DeletedFinalStateUnknown{Key: "default/p", Obj: pod()}, false},
+		{"tombstone of unknown kind", cache.DeletedFinalStateUnknown{Key: "default/p"}, true},
+	} {
+		if _, got := weightAnnotation(tc.obj); got != tc.want {
+			t.Errorf("%s: add/delete matters %v, want %v", tc.name, got, tc.want)
+		}
+	}
 }
