@@ -368,13 +368,18 @@ func TestCheckID(t *testing.T) {
 func TestPluginEnv(t *testing.T) {
 	env := pluginEnv([]string{"PATH=/usr/bin", "CNI_COMMAND=DEL", "CNI_NETNS=/old", "HOME=/root"},
 		invocation{Command: "ADD", ContainerID: "abc", NetNS: "/run/netns/abc", IfName: "eth0"}, []string{"/usr/lib/cni", "/opt/cni/bin"})
-	want := []string{"PATH=/usr/bin", "HOME=/root", "CNI_COMMAND=ADD", "CNI_PATH=/usr/lib/cni:/opt/cni/bin", "CNI_CONTAINERID=abc", "CNI_NETNS=/run/netns/abc", "CNI_IFNAME=eth0"}
+	want := []string{"PATH=/usr/bin", "HOME=/root", "GOMAXPROCS=1", "CNI_COMMAND=ADD", "CNI_PATH=/usr/lib/cni:/opt/cni/bin", "CNI_CONTAINERID=abc", "CNI_NETNS=/run/netns/abc", "CNI_IFNAME=eth0"}
 	if !slices.Equal(env, want) {
 		t.Errorf("env = %q\nwant %q", env, want)
 	}
 	env = pluginEnv(nil, invocation{Command: "VERSION"}, []string{"/p"})
-	if !slices.Equal(env, []string{"CNI_COMMAND=VERSION", "CNI_PATH=/p"}) {
+	if !slices.Equal(env, []string{"GOMAXPROCS=1", "CNI_COMMAND=VERSION", "CNI_PATH=/p"}) {
 		t.Errorf("VERSION env = %q", env)
+	}
+	// The agent's own GOMAXPROCS is passed on, not overridden.
+	env = pluginEnv([]string{"GOMAXPROCS=4"}, invocation{Command: "VERSION"}, []string{"/p"})
+	if !slices.Equal(env, []string{"GOMAXPROCS=4", "CNI_COMMAND=VERSION", "CNI_PATH=/p"}) {
+		t.Errorf("env with GOMAXPROCS = %q", env)
 	}
 }
 
