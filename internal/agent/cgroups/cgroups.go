@@ -107,6 +107,15 @@ type Manager interface {
 	Version() Version
 }
 
+// ThreadAdder is implemented by the v1 Manager: it can move one thread of
+// the calling process into a cgroup, so that a process the thread starts
+// is born there instead of being moved in after it started.
+type ThreadAdder interface {
+	// AddThread moves the thread tid of this process into the cgroup
+	// (into every hierarchy).
+	AddThread(path string, tid int) error
+}
+
 // Config configures New.
 type Config struct {
 	// Root is where the cgroup hierarchies are mounted (default

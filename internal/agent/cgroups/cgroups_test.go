@@ -353,6 +353,49 @@ func TestAddProcess(t *testing.T) {
 	}
 }
 
+func TestAddThread(t *testing.T) {
+	for _, l := range layouts {
+		t.Run(l.name, func(t *testing.T) {
+			k := l.make(t)
+			m := k.mustManager(Config{Logger: quiet})
+			ta, ok := m.(ThreadAdder)
+			if l.version == V2 {
+				if ok {
+					t.Fatal("the v2 manager claims to move single threads")
+				}
+				return
+			}
+			if !ok {
+				t.Fatal("the v1 manager does not implement ThreadAdder")
+			}
+			p, err := m.Create("pod", 0, 0, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := ta.AddThread(p, 777); err != nil {
+				t.Fatal(err)
+			}
+			if writes := k.wrote("/tasks"); len(writes) != len(l.procs) {
+				t.Fatalf("writes to tasks: %v, want one per hierarchy %v", writes, l.procs)
+			}
+			for _, h := range l.procs {
+				if got := k.read(filepath.Join(h, "berth/pod/tasks")); got != "777" {
+					t.Errorf("%s tasks = %q, want 777", h, got)
+				}
+			}
+			if writes := k.wrote("/cgroup.procs"); len(writes) != 0 {
+				t.Errorf("AddThread wrote cgroup.procs: %v", writes)
+			}
+			if err := ta.AddThread(p, 0); !errors.Is(err, ErrInvalid) {
+				t.Errorf("AddThread(0) = %v, want ErrInvalid", err)
+			}
+			if err := ta.AddThread("/berth/gone", 1); !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("AddThread to a missing cgroup = %v, want ErrNotExist", err)
+			}
+		})
+	}
+}
+
 func TestStats(t *testing.T) {
 	cases := []struct {
 		name string

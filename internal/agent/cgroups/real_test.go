@@ -12,11 +12,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	goruntime "runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/berth-dev/berth/internal/agent/osthread"
 )
 
 // These tests change the host's cgroups: they need root and Linux, and
@@ -309,5 +312,58 @@ func TestRealOOMKill(t *testing.T) {
 	}
 	if err := m.Delete(p); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestRealAddThread starts a process from a thread that joined a cgroup:
+// the process is born in it, in every hierarchy.
+func TestRealAddThread(t *testing.T) {
+	m := realManager(t)
+	ta, ok := m.(ThreadAdder)
+	if !ok {
+		t.Skipf("cgroup %v moves whole processes only; AddThread is for v1", m.Version())
+	}
+	p, err := m.Create("thread", 0, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := m.Delete(p); err != nil {
+			t.Error(err)
+		}
+	})
+	var out []byte
+	// The thread stays in the cgroup and ends afterwards.
+	err = osthread.Throwaway(func() error {
+		if err := ta.AddThread(p, syscall.Gettid()); err != nil {
+			return err
+		}
+		var err error
+		out, err = exec.Command("cat", "/proc/self/cgroup").Output()
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Lines "<id>:<controllers>:<path>"; every hierarchy with a berth
+	// cgroup must show this one.
+	var seen int
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		f := strings.SplitN(line, ":", 3)
+		if len(f) != 3 || !slices.ContainsFunc(strings.Split(f[1], ","), func(c string) bool {
+			return c == "cpu" || c == "cpuacct" || c == "memory" || c == "pids"
+		}) {
+			continue
+		}
+		seen++
+		if f[2] != p {
+			t.Errorf("child in %s for %s, want %s", f[2], f[1], p)
+		}
+	}
+	if seen == 0 {
+		t.Errorf("no cpu, memory or pids hierarchy in %q", out)
+	}
+	if owner, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(os.Getpid()), "cgroup")); err == nil && strings.Contains(string(owner), p) {
+		t.Errorf("the whole test process moved into %s:\n%s", p, owner)
 	}
 }

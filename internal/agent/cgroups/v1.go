@@ -141,6 +141,26 @@ func (m *v1Manager) AddProcess(path string, pid int) error {
 	return m.addProcess(m.dirs(rel), pid)
 }
 
+// AddThread moves the single thread tid of the calling process into the
+// cgroup, in every hierarchy (its tasks files). A process that thread then
+// starts is born in the cgroup. Only v1 allows a thread to move alone:
+// a v2 domain cgroup holds whole processes.
+func (m *v1Manager) AddThread(path string, tid int) error {
+	if tid <= 0 {
+		return fmt.Errorf("%w: thread %d", ErrInvalid, tid)
+	}
+	rel, err := m.rel(path)
+	if err != nil {
+		return err
+	}
+	for _, d := range m.dirs(rel) {
+		if err := m.write(filepath.Join(d, "tasks"), strconv.Itoa(tid)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Stats implements Manager.
 func (m *v1Manager) Stats(path string) (runtime.Stats, error) {
 	rel, err := m.rel(path)

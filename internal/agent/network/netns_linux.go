@@ -7,21 +7,20 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"runtime"
 	"strings"
 	"syscall"
 
+	"github.com/berth-dev/berth/internal/agent/osthread"
 	"golang.org/x/sys/unix"
 )
 
 // createNetNS creates a network namespace with its loopback interface up
 // and bind-mounts it onto path, which must not exist. The namespace is
-// made on a goroutine locked to its OS thread: unshare(CLONE_NEWNET) moves
-// only that thread into the new namespace, where lo is brought up (what
-// the loopback plugin would do, without running it) and whose
-// /proc/self/task/<tid>/ns/net is then bind-mounted onto path. The
-// goroutine returns without unlocking its thread, so the runtime ends the
-// thread instead of reusing it in the wrong namespace.
+// made on a throwaway OS thread (osthread.Throwaway): unshare(CLONE_NEWNET)
+// moves only that thread into the new namespace, where lo is brought up
+// (what the loopback plugin would do, without running it) and whose
+// /proc/self/task/<tid>/ns/net is then bind-mounted onto path; the runtime
+// then ends the thread instead of reusing it in the wrong namespace.
 func createNetNS(path string) error {
 	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE|os.O_EXCL, 0o444)
 	if err != nil {
@@ -30,26 +29,20 @@ func createNetNS(path string) error {
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("network: create netns file: %w", err)
 	}
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		// Never unlocked: see above.
+	err = osthread.Throwaway(func() error {
 		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
-			errc <- fmt.Errorf("network: unshare network namespace: %w", err)
-			return
+			return fmt.Errorf("network: unshare network namespace: %w", err)
 		}
 		if err := loopbackUp(); err != nil {
-			errc <- err
-			return
+			return err
 		}
 		src := fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid())
 		if err := unix.Mount(src, path, "none", unix.MS_BIND, ""); err != nil {
-			errc <- fmt.Errorf("network: bind-mount %s onto %s: %w", src, path, err)
-			return
+			return fmt.Errorf("network: bind-mount %s onto %s: %w", src, path, err)
 		}
-		errc <- nil
-	}()
-	if err := <-errc; err != nil {
+		return nil
+	})
+	if err != nil {
 		_ = os.Remove(path)
 		return err
 	}
@@ -128,14 +121,7 @@ func makeSharedMount(dir string) error {
 // probeNetNS checks that this process may create network namespaces, on a
 // thread that then dies with the namespace.
 func probeNetNS() error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		// Never unlocked: after a successful unshare the thread is in a
-		// throwaway namespace; the runtime ends it.
-		errc <- unix.Unshare(unix.CLONE_NEWNET)
-	}()
-	if err := <-errc; err != nil {
+	if err := osthread.Throwaway(func() error { return unix.Unshare(unix.CLONE_NEWNET) }); err != nil {
 		return fmt.Errorf("cannot create network namespaces (unshare: %w)", err)
 	}
 	return nil

@@ -26,8 +26,11 @@
 // inherit it. Without a Network, or for host network pods, pods use the
 // host's network (Sandbox.HostNetwork true, IP ""). CgroupManager gives
 // each container a cgroup of its own, named by its ID, with the
-// container's limits; the process is moved into it right after it
-// started (processes it forks in that first instant stay outside).
+// container's limits. The process never runs outside it: a container
+// started from the driver's own mount-namespace thread on cgroup v1 is
+// started after that thread joined the cgroup (ThreadCgroupAdder), so it
+// is born there; any other starts behind a gate (/bin/sh waiting on a
+// pipe, then executing the command) until the driver has moved it in.
 // Without one, containers run in the agent's cgroup and stats come from
 // /proc. Hostname is not applied (no UTS namespace) and pods share the
 // host's PID and IPC namespaces.

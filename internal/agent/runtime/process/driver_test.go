@@ -18,7 +18,7 @@ import (
 
 // testConfig is a driver configuration for tests: a temporary state
 // directory, the test binary as init and a short poll interval.
-func testConfig(t *testing.T) Config {
+func testConfig(t testing.TB) Config {
 	return Config{
 		StateDir:     t.TempDir(),
 		InitBinary:   []string{os.Args[0], InitCommand},
@@ -28,7 +28,7 @@ func testConfig(t *testing.T) Config {
 }
 
 // newDriver starts a driver that is closed when the test ends.
-func newDriver(t *testing.T, cfg Config) *Driver {
+func newDriver(t testing.TB, cfg Config) *Driver {
 	t.Helper()
 	d, err := New(cfg)
 	if err != nil {

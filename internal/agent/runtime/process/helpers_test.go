@@ -12,7 +12,7 @@ import (
 const pathEnv = "PATH=" + defaultPath
 
 // sandboxFor runs a sandbox on d.
-func sandboxFor(t *testing.T, d *Driver, spec runtime.SandboxSpec) runtime.Sandbox {
+func sandboxFor(t testing.TB, d *Driver, spec runtime.SandboxSpec) runtime.Sandbox {
 	t.Helper()
 	sb, err := d.RunSandbox(t.Context(), spec)
 	if err != nil {

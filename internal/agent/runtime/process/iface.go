@@ -43,3 +43,13 @@ type CgroupManager interface {
 	// Delete removes the cgroup (its processes are gone by then).
 	Delete(path string) error
 }
+
+// ThreadCgroupAdder is optionally implemented by a CgroupManager that can
+// move a single thread of the agent into a cgroup (cgroup v1;
+// internal/agent/cgroups' v1 manager does). A container whose process is
+// started from a thread that joined its cgroup is born in it, so it needs
+// no start gate.
+type ThreadCgroupAdder interface {
+	// AddThread moves the thread tid of this process into the cgroup.
+	AddThread(path string, tid int) error
+}

@@ -135,6 +135,58 @@ func TestCgroups(t *testing.T) {
 	}
 }
 
+// threadCgroups is fakeCgroups that can also move single threads (as the
+// v1 manager can).
+type threadCgroups struct {
+	*fakeCgroups
+	threads map[string][]int
+}
+
+func (f *threadCgroups) AddThread(path string, tid int) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.threads[path] = append(f.threads[path], tid)
+	return nil
+}
+
+func TestCgroupJoinedByStartingThread(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("the starting thread joins the cgroup only with mounts, which need root")
+	}
+	cg := &threadCgroups{fakeCgroups: newFakeCgroups(), threads: map[string][]int{}}
+	cfg := testConfig(t)
+	cfg.Cgroups = cg
+	d := newDriver(t, cfg)
+	if !d.mountNS {
+		t.Fatal("as root the driver should make mount namespaces itself")
+	}
+	sb := sandboxFor(t, d, runtime.SandboxSpec{Name: "p"})
+	host := t.TempDir()
+	withMount := sh(t, d, sb, "mounted", "exec sleep 30", func(s *runtime.ContainerSpec) {
+		s.Mounts = []runtime.Mount{{HostPath: host, ContainerPath: filepath.Join(t.TempDir(), "m")}}
+	})
+	plain := sh(t, d, sb, "plain", "exec sleep 30", nil)
+	st, _ := d.Inspect(t.Context(), withMount)
+	pst, _ := d.Inspect(t.Context(), plain)
+	cg.mu.Lock()
+	defer cg.mu.Unlock()
+	// With mounts: the starting thread (not the process) joined, and the
+	// process was not moved afterwards.
+	if tids := cg.threads["/fake/"+withMount]; len(tids) != 1 || tids[0] == st.PID || tids[0] == os.Getpid() {
+		t.Errorf("threads added for the container with mounts: %v (its pid %d)", tids, st.PID)
+	}
+	if added := cg.added["/fake/"+withMount]; len(added) != 0 {
+		t.Errorf("the container with mounts was moved in after its start too: %v", added)
+	}
+	// Without mounts (no thread of its own): moved in behind the gate.
+	if tids := cg.threads["/fake/"+plain]; len(tids) != 0 {
+		t.Errorf("a thread joined the cgroup of the container without mounts: %v", tids)
+	}
+	if added := cg.added["/fake/"+plain]; !slices.Equal(added, []int{pst.PID}) {
+		t.Errorf("processes added for the container without mounts: %v, want [%d]", added, pst.PID)
+	}
+}
+
 func TestCgroupCreateFailure(t *testing.T) {
 	cg := newFakeCgroups()
 	cg.createErr = errors.New("no memory controller")

@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/berth-dev/berth/internal/agent/osthread"
 	"github.com/berth-dev/berth/internal/agent/runtime"
 	"golang.org/x/sys/unix"
 )
@@ -136,13 +137,20 @@ func (d *Driver) run(ctx context.Context, r runRequest) (running, error) {
 	// that costs ~50 ms of CPU per container.
 	mountNS := len(r.mounts) > 0 && d.canMount && d.mountNS
 	useInit := len(r.mounts) > 0 && d.canMount && !d.mountNS
-	// Without the init, a container with a cgroup starts behind a small
-	// shell gate that waits on fd 3 until the process is in its cgroup,
-	// then execs the command (same PID): started directly, whatever it
-	// forked in its first instant (a shell's child) would escape the
-	// cgroup's limits. The gate costs a shell start, not a berth start.
+	// With mounts on cgroup v1, the starting thread (which ends after the
+	// start anyway) joins the cgroup first: the process is born in it.
+	var threadCG ThreadCgroupAdder
+	if mountNS && r.cgroup != "" {
+		threadCG, _ = d.cfg.Cgroups.(ThreadCgroupAdder)
+	}
+	// Otherwise, without the init, a container with a cgroup starts behind
+	// a small shell gate that waits on fd 3 until the process is in its
+	// cgroup, then execs the command (same PID): started directly,
+	// whatever it forked in its first instant (a shell's child) would
+	// escape the cgroup's limits. The gate costs a shell start, not a
+	// berth start.
 	var gateW *os.File
-	if !useInit && r.cgroup != "" {
+	if !useInit && r.cgroup != "" && threadCG == nil {
 		if _, err := os.Stat(gateShell); err == nil {
 			gr, gw, err := os.Pipe()
 			if err != nil {
@@ -200,6 +208,11 @@ func (d *Driver) run(ctx context.Context, r runRequest) (running, error) {
 			if err := resolve(); err != nil {
 				return err
 			}
+			if threadCG != nil {
+				if err := threadCG.AddThread(r.cgroup, unix.Gettid()); err != nil {
+					return fmt.Errorf("add the starting thread to the cgroup: %w", err)
+				}
+			}
 			return cmd.Start()
 		})
 	case useInit:
@@ -235,7 +248,7 @@ func (d *Driver) run(ctx context.Context, r runRequest) (running, error) {
 		return fail(err)
 	}
 	p.startTime = st.startTime
-	if r.cgroup != "" {
+	if r.cgroup != "" && threadCG == nil {
 		if err := d.cfg.Cgroups.AddProcess(r.cgroup, p.pid); err != nil {
 			return fail(fmt.Errorf("add process to cgroup: %w", err))
 		}
@@ -327,9 +340,9 @@ func inNetNS(netns string, start func() error) error {
 // inContainerNS calls start on an OS thread that entered the network
 // namespace netns ("" for the agent's) and a new mount namespace in which
 // every mount is private and the bind mounts are made, so that a process
-// started there inherits both. The thread is never unlocked: the runtime
-// ends it with the goroutine instead of reusing it in these namespaces.
-// The runtime makes no new thread from a locked one, and unshare moves
+// started there inherits both. The thread is a throwaway one
+// (osthread.Throwaway): the runtime ends it instead of reusing it in these
+// namespaces. The runtime makes no new thread from a locked one, and unshare moves
 // only this thread (with CLONE_NEWNS the kernel unshares its file system
 // information, cwd and root, too). A failure to set the namespaces up is
 // returned as a "container init" error and, as the init binary would,
@@ -345,20 +358,15 @@ func inContainerNS(netns string, mounts []runtime.Mount, report io.Writer, start
 		defer f.Close()
 		target = f
 	}
-	errc := make(chan error, 1)
-	go func() {
-		goruntime.LockOSThread()
-		// Never unlocked: see above.
+	return osthread.Throwaway(func() error {
 		if err := enterContainerNS(target, netns, mounts); err != nil {
 			if report != nil {
 				fmt.Fprintf(report, "berth container init: %s\n", err)
 			}
-			errc <- fmt.Errorf("container init: %w", err)
-			return
+			return fmt.Errorf("container init: %w", err)
 		}
-		errc <- start()
-	}()
-	return <-errc
+		return start()
+	})
 }
 
 // enterContainerNS moves the calling thread into the network namespace
@@ -386,14 +394,7 @@ func enterContainerNS(target *os.File, netns string, mounts []runtime.Mount) err
 // probeMountNS checks that a thread of this process can get a mount
 // namespace of its own (inContainerNS), on a thread that then ends.
 func probeMountNS() error {
-	errc := make(chan error, 1)
-	go func() {
-		goruntime.LockOSThread()
-		// Never unlocked: after a successful unshare the thread is in a
-		// mount namespace of its own; the runtime ends it.
-		errc <- unix.Unshare(unix.CLONE_NEWNS)
-	}()
-	return <-errc
+	return osthread.Throwaway(func() error { return unix.Unshare(unix.CLONE_NEWNS) })
 }
 
 // lookPath finds name like a shell would with the PATH of env (or
