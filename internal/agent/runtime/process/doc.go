@@ -37,14 +37,18 @@
 //
 // # Mounts
 //
-// As root, a container with Mounts runs in a mount namespace of its own:
-// the driver starts Config.InitBinary (by default /proc/self/exe with the
-// hidden subcommand InitCommand, which the berth binary dispatches to
-// InitMain) with CLONE_NEWNS; the init makes all mounts private,
-// bind-mounts each HostPath at its ContainerPath (read-only if asked),
-// changes to the working directory and executes the command with the
-// container's env. The process is in its cgroup before the init executes
-// the command, and a failure of the init fails the start. There is no
+// As root, a container with Mounts runs in a mount namespace of its own,
+// made by a thread of the driver that then starts the process, or, where
+// a thread cannot get a mount namespace, by Config.InitBinary (by default
+// /proc/self/exe with the hidden subcommand InitCommand, which the berth
+// binary dispatches to InitMain) started with CLONE_NEWNS. Either makes
+// all mounts private, unmounts the copies of the host's namespace bind
+// mounts (the pods' network namespaces: a copy would keep a deleted pod's
+// namespace alive as long as the container runs), bind-mounts each
+// HostPath at its ContainerPath (read-only if asked), changes to the
+// working directory and executes the command with the container's env.
+// The process is in its cgroup before it executes the command, and a
+// failure to set the namespace up fails the start. There is no
 // root file system of its own: a ContainerPath that does not exist is
 // created on the host (an empty directory or file, the mount point) and
 // stays there. Exec processes of such containers get the same mounts the

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/berth-dev/berth/internal/agent/osthread"
 	"github.com/berth-dev/berth/internal/agent/runtime"
 )
 
@@ -502,6 +503,64 @@ func TestNetworkPrepare(t *testing.T) {
 				}
 			default:
 				t.Fatal("Close returned before Prepare did")
+			}
+		})
+	}
+}
+
+// TestContainersDropNamespaceMounts: a container's mount namespace does
+// not keep the host's namespace bind mounts (the pods' network
+// namespaces), whichever way it is made.
+func TestContainersDropNamespaceMounts(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mount namespaces need root")
+	}
+	// A directory of namespace mounts, bind-mounted onto itself and
+	// shared, as the CNI code and `ip netns` make theirs.
+	dir := t.TempDir()
+	if err := syscall.Mount(dir, dir, "", syscall.MS_BIND, ""); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = syscall.Unmount(dir, syscall.MNT_DETACH) })
+	if err := syscall.Mount("", dir, "", syscall.MS_SHARED, ""); err != nil {
+		t.Fatal(err)
+	}
+	nsFile := filepath.Join(dir, "pod-a")
+	if err := os.WriteFile(nsFile, nil, 0o444); err != nil {
+		t.Fatal(err)
+	}
+	if err := osthread.Throwaway(func() error {
+		if err := syscall.Unshare(syscall.CLONE_NEWNET); err != nil {
+			return err
+		}
+		return syscall.Mount(fmt.Sprintf("/proc/self/task/%d/ns/net", syscall.Gettid()), nsFile, "", syscall.MS_BIND, "")
+	}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = syscall.Unmount(nsFile, syscall.MNT_DETACH) })
+
+	for _, mode := range []struct {
+		name    string
+		mountNS bool
+	}{{"agent thread", true}, {"init binary", false}} {
+		t.Run(mode.name, func(t *testing.T) {
+			d := newDriver(t, testConfig(t))
+			d.mountNS = mode.mountNS
+			sb := sandboxFor(t, d, runtime.SandboxSpec{Name: "p"})
+			id := sh(t, d, sb, "c", `cat /proc/self/mountinfo; echo END; exec sleep 30`, func(s *runtime.ContainerSpec) {
+				s.Mounts = []runtime.Mount{{HostPath: t.TempDir(), ContainerPath: filepath.Join(t.TempDir(), "m")}}
+			})
+			waitLogs(t, d, id, "END")
+			out := logs(t, d, id)
+			if strings.Contains(out, dir) {
+				t.Errorf("the container's mount table still has %s:\n%s", dir, out)
+			}
+			if !strings.Contains(out, " /proc ") {
+				t.Errorf("the container's mount table lost /proc:\n%s", out)
+			}
+			// The host still has its namespace mount.
+			if host, err := os.ReadFile("/proc/self/mountinfo"); err != nil || !strings.Contains(string(host), nsFile) {
+				t.Errorf("the host lost %s (%v)", nsFile, err)
 			}
 		})
 	}

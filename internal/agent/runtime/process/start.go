@@ -380,8 +380,8 @@ func enterContainerNS(target *os.File, netns string, mounts []runtime.Mount) err
 	if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
 		return fmt.Errorf("new mount namespace: %w", err)
 	}
-	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
-		return fmt.Errorf("make mounts private: %w", err)
+	if err := privateMounts(); err != nil {
+		return err
 	}
 	for _, m := range mounts {
 		if err := bindMount(m); err != nil {
