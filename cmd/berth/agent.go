@@ -142,15 +142,16 @@ func newProcessDriver(ctx context.Context, client kubernetes.Interface, node *co
 			// The namespace files live on a tmpfs, in a directory of
 			// this node's own: an agent's start-up cleanup removes every
 			// namespace there that it does not know.
+			netnsDir := filepath.Join("/run/berth/netns", node.Name)
 			nw, err := network.New(network.Config{PodCIDR: cidr, BridgeName: bridge, StateDir: filepath.Join(dataDir, "cni"),
-				NetNSDir: filepath.Join("/run/berth/netns", node.Name), Logger: logger})
+				NetNSDir: netnsDir, Logger: logger})
 			if err == nil {
 				err = nw.Available()
 			}
 			if err != nil {
 				reason = err.Error()
 			} else {
-				cfg.Network = nw
+				cfg.Network, cfg.NamespaceDirs = nw, []string{netnsDir}
 			}
 		}
 	}

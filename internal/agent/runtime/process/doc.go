@@ -42,11 +42,14 @@
 // a thread cannot get a mount namespace, by Config.InitBinary (by default
 // /proc/self/exe with the hidden subcommand InitCommand, which the berth
 // binary dispatches to InitMain) started with CLONE_NEWNS. Either makes
-// all mounts private, unmounts the copies of the host's namespace bind
-// mounts (the pods' network namespaces: a copy would keep a deleted pod's
-// namespace alive as long as the container runs), bind-mounts each
-// HostPath at its ContainerPath (read-only if asked), changes to the
-// working directory and executes the command with the container's env.
+// all mounts private, bind-mounts each HostPath at its ContainerPath
+// (read-only if asked), changes to the working directory and executes the
+// command with the container's env. The new namespace is a copy of the
+// host's mounts, among them the pods' network namespace files
+// (Config.NamespaceDirs), whose copies would keep deleted pods'
+// namespaces alive as long as the container runs: the driver unmounts
+// them there NamespacePruneDelay (10 s) after the start, off the start
+// path (each unmount costs the kernel an expedited RCU grace period).
 // The process is in its cgroup before it executes the command, and a
 // failure to set the namespace up fails the start. There is no
 // root file system of its own: a ContainerPath that does not exist is

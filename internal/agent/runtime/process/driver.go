@@ -47,6 +47,15 @@ type Config struct {
 	// Cgroups confines containers; nil runs them without cgroups (stats
 	// then come from /proc).
 	Cgroups CgroupManager
+	// NamespaceDirs are directories of namespace bind mounts on the host
+	// (the Network's network namespace files). A container's own mount
+	// namespace copies them, and the copies would keep the namespaces of
+	// pods deleted later alive as long as the container runs: the driver
+	// unmounts them there NamespacePruneDelay after the start.
+	NamespaceDirs []string
+	// NamespacePruneDelay is how long after a container's start its
+	// copies of NamespaceDirs go (default DefaultNamespacePruneDelay).
+	NamespacePruneDelay time.Duration
 	// InitBinary is the command that runs InitMain, used to start
 	// containers with mounts in their own mount namespace (default
 	// ["/proc/self/exe", InitCommand]).
@@ -73,7 +82,11 @@ type Driver struct {
 	// stop is closed by Close; monitorDone when the monitor returned.
 	stop, monitorDone chan struct{}
 	// prepare tracks the network's background preparation.
-	prepare   sync.WaitGroup
+	prepare sync.WaitGroup
+	// pruneQ feeds pruneLoop (nil without NamespaceDirs or root);
+	// pruneDone is closed when it returned.
+	pruneQ    chan pruneJob
+	pruneDone chan struct{}
 	closeOnce sync.Once
 	// wake nudges the monitor.
 	wake  chan struct{}
@@ -144,6 +157,13 @@ func New(cfg Config) (*Driver, error) {
 	}
 	signal.Notify(d.sigch, syscall.SIGCHLD)
 	go d.monitor()
+	if d.canMount && len(cfg.NamespaceDirs) > 0 {
+		if d.cfg.NamespacePruneDelay <= 0 {
+			d.cfg.NamespacePruneDelay = DefaultNamespacePruneDelay
+		}
+		d.pruneQ, d.pruneDone = make(chan pruneJob, 1024), make(chan struct{})
+		go d.pruneLoop()
+	}
 	if p, ok := cfg.Network.(preparer); ok {
 		d.prepare.Go(func() { d.prepareNetwork(p) })
 	}
@@ -186,6 +206,9 @@ func (d *Driver) Close() error {
 		signal.Stop(d.sigch)
 		close(d.stop)
 		<-d.monitorDone
+		if d.pruneDone != nil {
+			<-d.pruneDone
+		}
 		d.prepare.Wait()
 	})
 	return nil

@@ -95,8 +95,8 @@ func initContainer(cfgFile *os.File) error {
 		return errors.New("no command")
 	}
 	if len(cfg.Mounts) > 0 {
-		if err := privateMounts(); err != nil {
-			return err
+		if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+			return fmt.Errorf("make mounts private: %w", err)
 		}
 		for _, m := range cfg.Mounts {
 			if err := bindMount(m); err != nil {

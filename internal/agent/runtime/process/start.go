@@ -264,6 +264,10 @@ func (d *Driver) run(ctx context.Context, r runRequest) (running, error) {
 			return fail(err)
 		}
 	}
+	if (mountNS || useInit) && r.ctx == nil {
+		// A container's own mount namespace (exec processes end soon).
+		d.schedulePrune(p.pid, p.startTime)
+	}
 	return p, nil
 }
 
@@ -380,8 +384,8 @@ func enterContainerNS(target *os.File, netns string, mounts []runtime.Mount) err
 	if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
 		return fmt.Errorf("new mount namespace: %w", err)
 	}
-	if err := privateMounts(); err != nil {
-		return err
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		return fmt.Errorf("make mounts private: %w", err)
 	}
 	for _, m := range mounts {
 		if err := bindMount(m); err != nil {
