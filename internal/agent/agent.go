@@ -118,6 +118,14 @@ type Agent struct {
 	now func() time.Time
 }
 
+// syncWorkers is how many pods the agent syncs at once. A pod's start
+// waits on the kernel (the CNI plugins' network changes serialize on one
+// lock) as much as it uses CPU, so more workers than cores keep the CPU
+// busy in a burst: 32 instead of 8 took berth bench pods' p99 down by ~10 %
+// (better in 8 of 11 paired runs) and its median up by ~25 %, as more pods
+// share the CPU at once. The kubelet goes further: a goroutine per pod.
+const syncWorkers = 32
+
 // Run registers the node and serves its pods until ctx is done. Pods keep
 // running when the agent stops.
 func Run(ctx context.Context, cfg Config) error {
@@ -239,7 +247,7 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 	}
 	a.log.Info("agent serving pods", "driver", cfg.Driver.Name(), "hostNetworkReason", cfg.HostNetworkReason)
-	a.queue.Run(ctx, 8)
+	a.queue.Run(ctx, syncWorkers)
 	wg.Wait()
 	a.bg.Wait()
 	if cfg.DrainOnExit {
