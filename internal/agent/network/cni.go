@@ -17,6 +17,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/berth-dev/berth/internal/atomicfile"
 )
 
 // Network gives pod sandboxes their network; the process driver uses it
@@ -368,14 +370,8 @@ func (c *CNI) writeRecord(r *record) error {
 	if err != nil {
 		return fmt.Errorf("network: encode record of %s: %w", r.ContainerID, err)
 	}
-	path := c.recordPath(r.ContainerID)
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return fmt.Errorf("network: write record of %s: %w", r.ContainerID, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		_ = os.Remove(tmp)
-		return fmt.Errorf("network: write record of %s: %w", r.ContainerID, err)
+	if err := atomicfile.Write(c.recordPath(r.ContainerID), b, 0o600); err != nil {
+		return fmt.Errorf("network: record of %s: %w", r.ContainerID, err)
 	}
 	return nil
 }
@@ -639,7 +635,7 @@ func (c *CNI) Cleanup(ctx context.Context, keep map[string]bool) error {
 	if ents, err := os.ReadDir(c.resultsDir); err == nil {
 		for _, e := range ents {
 			name := e.Name()
-			if strings.HasSuffix(name, ".json.tmp") {
+			if atomicfile.IsTemp(name) || strings.HasSuffix(name, ".json.tmp") { // .tmp: before atomicfile
 				_ = os.Remove(filepath.Join(c.resultsDir, name))
 				continue
 			}

@@ -6,9 +6,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
 
 	"github.com/berth-dev/berth/internal/agent/runtime"
+	"github.com/berth-dev/berth/internal/atomicfile"
 )
 
 // The state directory:
@@ -67,20 +67,8 @@ func writeJSON(file string, v any) error {
 	if err != nil {
 		return fmt.Errorf("process: encode %s: %w", file, err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(file), "."+filepath.Base(file)+".*")
-	if err != nil {
-		return fmt.Errorf("process: write %s: %w", file, err)
-	}
-	_, err = tmp.Write(append(data, '\n'))
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), file)
-	}
-	if err != nil {
-		_ = os.Remove(tmp.Name())
-		return fmt.Errorf("process: write %s: %w", file, err)
+	if err := atomicfile.Write(file, append(data, '\n'), 0o600); err != nil {
+		return fmt.Errorf("process: %w", err)
 	}
 	return nil
 }
