@@ -100,6 +100,9 @@ type Agent struct {
 	stats *statsCollector
 	// svc is the service proxy and DNS (nil: off).
 	svc *services
+	// resolvConfs is the set of resolv.conf files known to be written
+	// (see resolvConfFile).
+	resolvConfs sync.Map
 	// proxy is the running service proxy (nil: none yet, or off); the
 	// endpoint reads its counts.
 	proxy atomic.Pointer[proxy.Proxier]

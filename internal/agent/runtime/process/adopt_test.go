@@ -220,3 +220,64 @@ func TestPIDReuseGuard(t *testing.T) {
 		t.Errorf("the unrelated process %d was killed", pid)
 	}
 }
+
+// TestInterruptedStartRemoved: a container directory without a record is
+// what a driver that stopped in the middle of a start leaves; the next
+// driver removes it and keeps the recorded containers.
+func TestInterruptedStartRemoved(t *testing.T) {
+	cfg := testConfig(t)
+	d1 := newDriver(t, cfg)
+	sb := sandboxFor(t, d1, runtime.SandboxSpec{Name: "p"})
+	id := sh(t, d1, sb, "sleeper", "exec sleep 30", nil)
+	if err := d1.Close(); err != nil {
+		t.Fatal(err)
+	}
+	orphan := filepath.Join(cfg.StateDir, containersDir, "0123456789abcdef0123456789abcdef")
+	if err := os.MkdirAll(filepath.Join(orphan, workDirName), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(orphan, "stdout"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	d2 := newDriver(t, cfg)
+	if _, err := os.Stat(orphan); !os.IsNotExist(err) {
+		t.Errorf("directory of the interrupted start kept: %v", err)
+	}
+	list, _ := d2.ListContainers(t.Context())
+	if len(list) != 1 || list[0].ID != id || list[0].State != runtime.StateRunning {
+		t.Errorf("containers %+v, want only %s, running", list, id)
+	}
+	if err := d2.Stop(t.Context(), id, 0); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestQuietContainerFiles: a container is recorded once it runs, and its
+// log offsets file only appears with its first output.
+func TestQuietContainerFiles(t *testing.T) {
+	d := newDriver(t, testConfig(t))
+	sb := sandboxFor(t, d, runtime.SandboxSpec{Name: "p"})
+	id := sh(t, d, sb, "quiet", "while [ ! -e go ]; do sleep 0.02; done; echo first; exec sleep 30", nil)
+	dir := filepath.Join(d.cfg.StateDir, containersDir, id)
+	var rec containerRecord
+	if err := readJSON(filepath.Join(dir, recordFile), &rec); err != nil || rec.Status.State != runtime.StateRunning || rec.Status.PID == 0 {
+		t.Fatalf("record after the start: %+v, %v; want running with its pid", rec.Status, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, offsetsFile)); !os.IsNotExist(err) {
+		t.Errorf("offsets file of a container without output: %v, want none", err)
+	}
+	if out := logs(t, d, id); out != "" {
+		t.Errorf("logs %q, want none yet", out)
+	}
+	if err := os.WriteFile(filepath.Join(rec.WorkDir, "go"), nil, 0o644); err != nil { // its cue to write
+		t.Fatal(err)
+	}
+	waitLogs(t, d, id, "first\n")
+	if _, err := os.Stat(filepath.Join(dir, offsetsFile)); err != nil {
+		t.Errorf("offsets file after the first output: %v", err)
+	}
+	if err := d.Stop(t.Context(), id, 0); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -144,8 +144,10 @@ func (d *Driver) CreateAndStart(ctx context.Context, spec runtime.ContainerSpec)
 	d.mu.Lock()
 	d.containers[id] = c
 	d.mu.Unlock()
-	d.persist(c)
-
+	// The record is first written once the process runs: one file
+	// creation per start, not two and a deletion (on ext4 every creation
+	// costs, more so after deletions). A driver that stops in between
+	// leaves a directory without a record, which the next one removes.
 	p, err := d.startContainer(ctx, c, argv, sbrec.Sandbox.NetNS)
 	if err != nil {
 		err = fmt.Errorf("process: start container %s: %w", spec.Name, err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"maps"
 	"os"
@@ -261,7 +262,14 @@ func (d *Driver) load() error {
 		}
 		dir := filepath.Join(d.cfg.StateDir, containersDir, e.Name())
 		var rec containerRecord
-		if err := readJSON(filepath.Join(dir, recordFile), &rec); err != nil {
+		if err := readJSON(filepath.Join(dir, recordFile), &rec); errors.Is(err, fs.ErrNotExist) {
+			// The driver stopped before the process ran or was recorded.
+			d.log.Warn("removing a container whose start was interrupted", "dir", dir)
+			if err := os.RemoveAll(dir); err != nil {
+				d.log.Warn("cannot remove the directory of an interrupted container", "dir", dir, "err", err)
+			}
+			continue
+		} else if err != nil {
 			d.log.Warn("skipping unreadable container record", "dir", dir, "err", err)
 			continue
 		}

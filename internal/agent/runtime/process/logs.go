@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -22,8 +23,9 @@ import (
 // log pump copies complete lines from them into the container's log in
 // the CRI format ("<RFC3339Nano> <stdout|stderr> <F|P> <text>"), stamping
 // them with the time it read them, and remembers how far it got in the
-// offsets file; a new driver continues from there. Consumed parts of the
-// raw files are freed by punching holes into them.
+// offsets file (created with the first output); a new driver continues
+// from there. Consumed parts of the raw files are freed by punching holes
+// into them.
 const (
 	logFile     = "container.log"
 	rotatedFile = "container.log.1"
@@ -92,11 +94,10 @@ func openPump(dir string, maxBytes int64, rotMu *sync.RWMutex) (p *logPump, err 
 			return nil, fmt.Errorf("open output file: %w", err)
 		}
 	}
-	if p.offsets, err = os.OpenFile(filepath.Join(dir, offsetsFile), os.O_RDWR|os.O_CREATE, 0o600); err != nil {
-		return nil, fmt.Errorf("open log offsets: %w", err)
-	}
-	b, err := io.ReadAll(p.offsets)
-	if err != nil {
+	// The offsets file appears with the first output: one file creation
+	// less on the start of a quiet container.
+	b, err := os.ReadFile(filepath.Join(dir, offsetsFile))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("read log offsets: %w", err)
 	}
 	if f := strings.Fields(string(b)); len(f) == 2 {
@@ -157,6 +158,12 @@ func (p *logPump) copy(final bool) error {
 	}
 	if p.off == before {
 		return nil
+	}
+	if p.offsets == nil {
+		var err error
+		if p.offsets, err = os.OpenFile(filepath.Join(p.dir, offsetsFile), os.O_RDWR|os.O_CREATE, 0o600); err != nil {
+			return fmt.Errorf("open log offsets: %w", err)
+		}
 	}
 	if _, err := p.offsets.WriteAt(fmt.Appendf(nil, "%020d %020d\n", p.off[0], p.off[1]), 0); err != nil {
 		return fmt.Errorf("write log offsets: %w", err)
