@@ -1,6 +1,8 @@
 package process
 
 import (
+	"bytes"
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -264,20 +266,53 @@ func TestQuietContainerFiles(t *testing.T) {
 	if err := readJSON(filepath.Join(dir, recordFile), &rec); err != nil || rec.Status.State != runtime.StateRunning || rec.Status.PID == 0 {
 		t.Fatalf("record after the start: %+v, %v; want running with its pid", rec.Status, err)
 	}
-	if _, err := os.Stat(filepath.Join(dir, offsetsFile)); !os.IsNotExist(err) {
-		t.Errorf("offsets file of a container without output: %v, want none", err)
+	for _, f := range []string{offsetsFile, logFile} {
+		if _, err := os.Stat(filepath.Join(dir, f)); !os.IsNotExist(err) {
+			t.Errorf("%s of a container without output: %v, want none", f, err)
+		}
 	}
 	if out := logs(t, d, id); out != "" {
 		t.Errorf("logs %q, want none yet", out)
 	}
+	// A follower started before the first output gets it.
+	followed := make(chan string, 1)
+	go func() {
+		var b bytes.Buffer
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		defer cancel()
+		w := &lineWatcher{w: &b, line: "first\n", done: cancel}
+		_ = d.Logs(ctx, id, runtime.LogOptions{Follow: true, TailLines: -1}, w)
+		followed <- b.String()
+	}()
+	time.Sleep(50 * time.Millisecond)                                                  // the follower polls the missing log
 	if err := os.WriteFile(filepath.Join(rec.WorkDir, "go"), nil, 0o644); err != nil { // its cue to write
 		t.Fatal(err)
 	}
 	waitLogs(t, d, id, "first\n")
-	if _, err := os.Stat(filepath.Join(dir, offsetsFile)); err != nil {
-		t.Errorf("offsets file after the first output: %v", err)
+	if got := <-followed; got != "first\n" {
+		t.Errorf("follower got %q, want the first line", got)
+	}
+	for _, f := range []string{offsetsFile, logFile} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Errorf("%s after the first output: %v", f, err)
+		}
 	}
 	if err := d.Stop(t.Context(), id, 0); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// lineWatcher passes writes to w and calls done once w holds line.
+type lineWatcher struct {
+	w    *bytes.Buffer
+	line string
+	done func()
+}
+
+func (l *lineWatcher) Write(p []byte) (int, error) {
+	n, err := l.w.Write(p)
+	if strings.Contains(l.w.String(), l.line) {
+		l.done()
+	}
+	return n, err
 }

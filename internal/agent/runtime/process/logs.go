@@ -105,7 +105,10 @@ func openPump(dir string, maxBytes int64, rotMu *sync.RWMutex) (p *logPump, err 
 		p.off[1], _ = strconv.ParseInt(f[1], 10, 64)
 		p.punched = p.off
 	}
-	if p.out, err = os.OpenFile(filepath.Join(dir, logFile), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600); err != nil {
+	// So does the log itself.
+	if p.out, err = os.OpenFile(filepath.Join(dir, logFile), os.O_WRONLY|os.O_APPEND, 0o600); errors.Is(err, fs.ErrNotExist) {
+		return p, nil
+	} else if err != nil {
 		return nil, fmt.Errorf("open log: %w", err)
 	}
 	fi, err := p.out.Stat()
@@ -228,6 +231,12 @@ func (p *logPump) add(stream int, now time.Time, tag byte, text []byte) error {
 func (p *logPump) flush() error {
 	if p.wbuf.Len() == 0 {
 		return nil
+	}
+	if p.out == nil {
+		var err error
+		if p.out, err = os.OpenFile(filepath.Join(p.dir, logFile), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600); err != nil {
+			return fmt.Errorf("open log: %w", err)
+		}
 	}
 	n, err := p.out.Write(p.wbuf.Bytes())
 	p.size += int64(n)
@@ -395,13 +404,19 @@ func (d *Driver) logs(ctx context.Context, c *container, opts runtime.LogOptions
 	if rotated != nil {
 		defer rotated.Close()
 	}
-	if errors.Is(err, os.ErrNotExist) {
+	switch {
+	case errors.Is(err, os.ErrNotExist) && !isDir(c.dir):
 		return notFound("container", c.id) // removed meanwhile
-	}
-	if err != nil {
+	case errors.Is(err, os.ErrNotExist):
+		current = nil // no output yet: the log appears with the first
+	case err != nil:
 		return fmt.Errorf("process: logs of %s: %w", c.id, err)
 	}
-	defer func() { current.Close() }()
+	defer func() {
+		if current != nil {
+			current.Close()
+		}
+	}()
 
 	var line []byte
 	write := func(l logLine) error {
@@ -442,8 +457,10 @@ func (d *Driver) logs(ctx context.Context, c *container, opts runtime.LogOptions
 			return err
 		}
 	}
-	if err := r.read(current, emit); err != nil {
-		return err
+	if current != nil {
+		if err := r.read(current, emit); err != nil {
+			return err
+		}
 	}
 	for _, l := range tail {
 		if err := write(l); err != nil {
@@ -467,20 +484,29 @@ func (d *Driver) logs(ctx context.Context, c *container, opts runtime.LogOptions
 			done = true
 		case <-t.C:
 		}
-		if err := r.read(current, write); err != nil {
-			return err
+		if current != nil {
+			if err := r.read(current, write); err != nil {
+				return err
+			}
 		}
 		// After a rotation the open file is the rotated one, complete
 		// now: it is read to its end, then the new log is opened.
 		c.logMu.RLock()
 		next, err := os.Open(filepath.Join(c.dir, logFile))
 		c.logMu.RUnlock()
-		if err != nil {
+		switch {
+		case errors.Is(err, os.ErrNotExist) && current == nil && isDir(c.dir):
+			// Still no output.
+		case err != nil:
 			return nil // removed
-		}
-		if same(current, next) {
+		case current == nil:
+			current = next
+			if err := r.read(current, write); err != nil {
+				return err
+			}
+		case same(current, next):
 			next.Close()
-		} else {
+		default:
 			err := r.read(current, write)
 			current.Close()
 			current = next
@@ -495,6 +521,12 @@ func (d *Driver) logs(ctx context.Context, c *container, opts runtime.LogOptions
 			return nil
 		}
 	}
+}
+
+// isDir reports whether dir is a directory.
+func isDir(dir string) bool {
+	fi, err := os.Stat(dir)
+	return err == nil && fi.IsDir()
 }
 
 // same reports whether two open files are the same file.
