@@ -77,3 +77,17 @@ func parallel(ctx context.Context, c, n int, op func(ctx context.Context, i int,
 	}
 	return p, nil
 }
+
+// sleepCtx waits for d (nothing when d <= 0) or until ctx is done, then
+// returns ctx's error.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	if d > 0 {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+		}
+	}
+	return ctx.Err()
+}

@@ -82,7 +82,7 @@ func runPods(ctx context.Context, cfg PodsConfig) (res *PodsResult, err error) {
 		return nil, err
 	}
 	log := cfg.Logger
-	res = &PodsResult{Bench: "pods", Pods: cfg.Pods, Clients: min(cfg.Clients, cfg.Pods), Driver: driverOr(cfg.Driver),
+	res = &PodsResult{Bench: "pods", Pods: cfg.Pods, Clients: min(cfg.Clients, cfg.Pods), RatePerS: cfg.Rate, Driver: driverOr(cfg.Driver),
 		TargetP99Ms: PodsTargetP99Ms, TargetAgentRSSMB: PodsTargetAgentRSSMB, Machine: thisMachine()}
 	proc, ready, cs, stop, err := startLeadingServer(ctx, cfg.Binary, log, "--cluster-cidr", cfg.ClusterCIDR)
 	if err != nil {
@@ -280,9 +280,17 @@ func (r *podsRun) createPods(ctx context.Context, res *PodsResult) error {
 	n := r.cfg.Pods
 	sent := make([]time.Time, n)
 	api := r.cs.CoreV1().Pods(podsNamespace)
-	r.log.Info("creating pods", "pods", n, "clients", r.clients, "namespace", podsNamespace)
+	r.log.Info("creating pods", "pods", n, "clients", r.clients, "rate", r.cfg.Rate, "namespace", podsNamespace)
 	r.created = true
+	first := time.Now()
 	ph, err := parallel(loadCtx, r.clients, n, func(ctx context.Context, i int, start time.Time) error {
+		if r.cfg.Rate > 0 {
+			due := first.Add(time.Duration(float64(i) / r.cfg.Rate * float64(time.Second)))
+			if err := sleepCtx(ctx, time.Until(due)); err != nil {
+				return err
+			}
+			start = time.Now()
+		}
 		sent[i] = start
 		_, err := api.Create(ctx, benchPod(r.cfg, i, r.runID), metav1.CreateOptions{})
 		return err

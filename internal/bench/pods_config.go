@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/netip"
 	"strings"
 	"time"
@@ -51,6 +52,11 @@ type PodsConfig struct {
 	// Clients is how many goroutines, sharing one clientset, create the
 	// pods and later delete them.
 	Clients int
+	// Rate, when positive, paces the creates: pod i is created i/Rate
+	// seconds after the first (Kubernetes' load test creates pods at 10/s
+	// across its whole cluster). Zero creates them all at once, as fast as
+	// the clients go: a burst.
+	Rate float64
 	// Binary is the berth executable spawned as `berth server` and
 	// `berth agent`; os.Executable() when empty.
 	Binary string
@@ -107,6 +113,7 @@ func ParsePodsArgs(args []string, output io.Writer) (PodsConfig, error) {
 		"and times each from create to Ready, then deletes them; the last output line is JSON.", output)
 	fs.IntVar(&cfg.Pods, "pods", cfg.Pods, fmt.Sprintf("pods created (one /bin/sleep container each, cpu 1m, memory 1Mi), at most %d", maxBenchPods))
 	fs.IntVar(&cfg.Clients, "clients", cfg.Clients, "goroutines creating and deleting the pods")
+	fs.Float64Var(&cfg.Rate, "rate", 0, "create the pods at this many per second (0: all at once)")
 	fs.DurationVar(&cfg.Timeout, "timeout", cfg.Timeout, "limit from the first create until every pod is Ready, and from the first delete until every pod is gone")
 	fs.StringVar(&cfg.Binary, "binary", "", "berth `executable` spawned as server and agent (default: this one)")
 	fs.StringVar(&cfg.ClusterCIDR, "cluster-cidr", cfg.ClusterCIDR, "the spawned server's --cluster-cidr (keep it apart from other Berth clusters on this machine)")
@@ -134,6 +141,12 @@ func (c PodsConfig) Validate() error {
 	}
 	if c.Timeout <= 0 {
 		return fmt.Errorf("--timeout: %v is not positive", c.Timeout)
+	}
+	if !(c.Rate >= 0) || math.IsInf(c.Rate, 0) {
+		return fmt.Errorf("--rate: %v is not a rate (pods per second, 0 for all at once)", c.Rate)
+	}
+	if c.Rate > 0 && time.Duration(float64(c.Pods-1)/c.Rate*float64(time.Second)) >= c.Timeout {
+		return fmt.Errorf("--rate: creating %d pods at %v/s takes longer than --timeout %v", c.Pods, c.Rate, c.Timeout)
 	}
 	if c.Driver != "" && c.Driver != "process" && c.Driver != "docker" {
 		return fmt.Errorf("--driver %q: want process or docker", c.Driver)

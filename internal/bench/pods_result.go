@@ -21,6 +21,9 @@ type PodsResult struct {
 	// Clients is the number of goroutines that created (and deleted) the
 	// pods.
 	Clients int `json:"clients"`
+	// RatePerS repeats the configuration: pods created per second (0: all
+	// at once).
+	RatePerS float64 `json:"rate_per_s"`
 	// Driver is the agent's runtime driver (process or docker).
 	Driver string `json:"driver"`
 	// StartToReadyMs is the time from spawning `berth server` to /readyz 200.
@@ -147,7 +150,11 @@ func (r *PodsResult) writeTable(w io.Writer) {
 	if r.Driver == "docker" {
 		what = "a local image's entrypoint (pull policy IfNotPresent)"
 	}
-	fmt.Fprintf(w, "load: %d bare pods running %s (cpu 1m, memory 1Mi), created by %d clients, %s\n", r.Pods, what, r.Clients, network)
+	pace := "all at once"
+	if r.RatePerS > 0 {
+		pace = fmt.Sprintf("at %g/s", r.RatePerS)
+	}
+	fmt.Fprintf(w, "load: %d bare pods running %s (cpu 1m, memory 1Mi), created %s by %d clients, %s\n", r.Pods, what, pace, r.Clients, network)
 	writeCPU(w, "from first create to all deleted", r.CPUSeconds.CPUSeconds, r.OtherCPUPct)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "  server start → ready\t%.0f ms\n", r.StartToReadyMs)

@@ -33,7 +33,8 @@ func TestRunPodsSmall(t *testing.T) {
 	goroutines := runtime.NumGoroutine()
 	var out bytes.Buffer
 	plot := filepath.Join(t.TempDir(), "pods.png")
-	cfg := PodsConfig{Pods: 5, Clients: 2, Timeout: 2 * time.Minute, IdleWait: time.Second, PlotFile: plot, Binary: bin, Logger: warnLogger(t)}
+	// Paced at 10 pods/s: the last create starts 0.4 s after the first.
+	cfg := PodsConfig{Pods: 5, Clients: 2, Rate: 10, Timeout: 2 * time.Minute, IdleWait: time.Second, PlotFile: plot, Binary: bin, Logger: warnLogger(t)}
 	// cfg.Timeout bounds each wait; the test's context is cancelled
 	// should the test time out.
 	res, err := RunPods(t.Context(), cfg, &out)
@@ -43,8 +44,14 @@ func TestRunPodsSmall(t *testing.T) {
 	}
 
 	last := lastJSONLine(t, out.String())
-	if last["bench"] != "pods" || last["pods"] != 5.0 || last["clients"] != 2.0 || last["target_p99_ms"] != 1000.0 || last["target_agent_rss_mb"] != 40.0 {
-		t.Fatalf("last line: bench=%v pods=%v clients=%v targets=%v/%v", last["bench"], last["pods"], last["clients"], last["target_p99_ms"], last["target_agent_rss_mb"])
+	if last["bench"] != "pods" || last["pods"] != 5.0 || last["clients"] != 2.0 || last["rate_per_s"] != 10.0 || last["target_p99_ms"] != 1000.0 || last["target_agent_rss_mb"] != 40.0 {
+		t.Fatalf("last line: bench=%v pods=%v clients=%v rate=%v targets=%v/%v", last["bench"], last["pods"], last["clients"], last["rate_per_s"], last["target_p99_ms"], last["target_agent_rss_mb"])
+	}
+	if res.AllReadyS < 0.4 {
+		t.Errorf("all Ready %v s after the first create: the creates were not paced (the last is due 0.4 s after the first)", res.AllReadyS)
+	}
+	if !strings.Contains(out.String(), "created at 10/s by 2 clients") {
+		t.Errorf("summary does not tell the pace")
 	}
 	for _, k := range []string{"start_to_ready_ms", "agent_ready_ms", "p50_ms", "p90_ms", "p99_ms", "max_ms", "all_ready_s", "delete_all_s",
 		"agent_idle_rss_mb", "agent_idle_rss_anon_mb", "agent_idle_rss_file_mb", "agent_rss_with_pods_mb", "met", "rss_met", "root",
@@ -110,6 +117,8 @@ func TestParsePodsArgs(t *testing.T) {
 		"--pods 250":                  with(func(c *PodsConfig) { c.Pods = 250 }),
 		"--pods 3 --clients 4096":     with(func(c *PodsConfig) { c.Pods, c.Clients = 3, 4096 }),
 		"--timeout 90s --json-only=1": with(func(c *PodsConfig) { c.Timeout, c.JSONOnly = 90*time.Second, true }),
+		"--rate 10":                   with(func(c *PodsConfig) { c.Rate = 10 }),
+		"--rate 0.5 --pods 60":        with(func(c *PodsConfig) { c.Rate, c.Pods = 0.5, 60 }),
 		"--binary /tmp/b --cluster-cidr 10.47.0.0/16 --cni-bridge br-x --agent-port 10260": with(func(c *PodsConfig) {
 			c.Binary, c.ClusterCIDR, c.Bridge, c.AgentPort = "/tmp/b", "10.47.0.0/16", "br-x", 10260
 		}),
@@ -142,6 +151,10 @@ func TestParsePodsArgs(t *testing.T) {
 		"--cni-bridge a/b":                "--cni-bridge",
 		"--agent-port 70000":              "--agent-port: 70000 is out of range",
 		"--agent-port -1":                 "--agent-port",
+		"--rate -1":                       "--rate: -1 is not a rate",
+		"--rate NaN":                      "--rate: NaN is not a rate",
+		"--rate +Inf":                     "--rate: +Inf is not a rate",
+		"--rate 1 --timeout 1m":           "--rate: creating 100 pods at 1/s takes longer than --timeout 1m0s",
 	} {
 		t.Run(args, func(t *testing.T) {
 			_, err := ParsePodsArgs(strings.Fields(args), io.Discard)
