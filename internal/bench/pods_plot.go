@@ -40,9 +40,13 @@ func renderPodsPlot(res *PodsResult) (*image.RGBA, error) {
 	if !res.Root {
 		network = "host network"
 	}
+	pace := "all created at once"
+	if res.RatePerS > 0 {
+		pace = fmt.Sprintf("created at %g/s", res.RatePerS)
+	}
 	plot.Heading(img, fmt.Sprintf("Berth pod start-up: %d pods through one agent (process driver, %s)", res.Pods, network),
-		fmt.Sprintf("%d CPUs, %s, %s. Create to Ready p50 %.0f ms, p90 %.0f ms, p99 %.0f ms, max %.0f ms. All %d Ready %.2f s after the first create.",
-			m.CPUs, m.Go, m.OS, res.P50Ms, res.P90Ms, res.P99Ms, res.MaxMs, res.Pods, res.AllReadyS))
+		fmt.Sprintf("%d CPUs, %s, %s. Pods %s. Create to Ready p50 %.0f ms, p90 %.0f ms, p99 %.0f ms, max %.0f ms. All %d Ready %.2f s after the first create.",
+			m.CPUs, m.Go, m.OS, pace, res.P50Ms, res.P90Ms, res.P99Ms, res.MaxMs, res.Pods, res.AllReadyS))
 	plot.LineLegend(img, []plot.LegendEntry{{C: plotCreated, Label: "create to Ready latency of each pod, sorted"}, {C: plotMarker, Label: "p50, p90, p99"},
 		{C: plot.Target, Label: fmt.Sprintf("target p99 %g ms", res.TargetP99Ms)}})
 

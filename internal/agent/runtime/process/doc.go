@@ -73,12 +73,16 @@
 // the line. The log rotates beyond the container's LogMaxBytes (default
 // 10 MiB), keeping one rotated file (container.log.1); Logs reads both. A
 // follower that falls more than one rotation behind loses the skipped
-// file.
+// file. The log and the offsets file (how far the raw files were copied)
+// appear with the first output: a quiet container's start creates no
+// file it does not need.
 //
 // # Restarts
 //
-// Sandboxes and containers are recorded as JSON under StateDir. A new
-// driver on the same directory lists them again and adopts the running
+// Sandboxes and containers are recorded as JSON under StateDir, a
+// container once its process runs (a directory without a record is what
+// a driver that stopped in the middle of a start leaves; the next one
+// removes it). A new driver on the same directory lists them again and adopts the running
 // processes: a process is identified by its PID and its start time in
 // /proc/<pid>/stat, so a reused PID is not mistaken for the container. The
 // adopted processes are watched through /proc; since they are not the new
