@@ -34,6 +34,12 @@ type Options struct {
 	CallTimeout time.Duration
 	// Logger receives the store's own log lines. Nil means slog.Default().
 	Logger *slog.Logger
+	// LeaseReuse is how long one etcd lease serves the expiring writes
+	// (CreateTTL, UpdateTTL) of one TTL t, at most 5 % of t: a key expires
+	// between t and t+min(LeaseReuse, t/20) after its last write, and the
+	// store grants one lease per such window and TTL. Zero means a minute,
+	// as Kubernetes' API server; negative means a lease per write.
+	LeaseReuse time.Duration
 }
 
 // Store is typed, prefix-scoped access to etcd. It is safe for concurrent use.
@@ -45,6 +51,8 @@ type Store struct {
 	// watchCheck is how long a watch may see nothing before it probes etcd
 	// to find out whether etcd is still there.
 	watchCheck time.Duration
+	// leases hands out the leases of expiring writes.
+	leases leasePool
 }
 
 // New returns a Store that uses cli for all etcd traffic. The caller keeps
@@ -58,6 +66,13 @@ func New(cli *clientv3.Client, opts Options) *Store {
 		s.log = slog.Default()
 	}
 	s.watchCheck = max(2*s.timeout, 10*time.Second)
+	s.leases.reuse = opts.LeaseReuse
+	switch {
+	case s.leases.reuse == 0:
+		s.leases.reuse = time.Minute
+	case s.leases.reuse < 0:
+		s.leases.reuse = 0
+	}
 	return s
 }
 

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"time"
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -16,22 +17,32 @@ const reservedValue = "1"
 // not exist either. If any of the keys exists, nothing is written and the
 // error wraps ErrExists and names the key.
 func (s *Store) Create(ctx context.Context, key string, value []byte, reserve ...string) (int64, error) {
+	return s.CreateTTL(ctx, key, value, 0, reserve...)
+}
+
+// CreateTTL is Create for a key that expires: etcd deletes it (a watch
+// sees the deletion) between ttl and ttl+Options.LeaseReuse after its
+// last write, unless a later write without a TTL keeps it. ttl 0 means no
+// expiry; the reserve keys never expire.
+func (s *Store) CreateTTL(ctx context.Context, key string, value []byte, ttl time.Duration, reserve ...string) (int64, error) {
 	if err := distinct(key, reserve, nil); err != nil {
 		return 0, fmt.Errorf("store: create %q: %w", key, err)
 	}
-	t := s.newTxn(len(reserve) + 1)
-	t.mustNotExist(s.full(key), string(value))
-	for _, r := range reserve {
-		t.mustNotExist(s.full(r), reservedValue)
-	}
-	resp, err := s.commit(ctx, t, "create", key)
-	if err != nil {
-		return 0, err
-	}
-	if !resp.Succeeded {
-		return 0, existsError("create", key, reserve, resp.Responses)
-	}
-	return resp.Header.Revision, nil
+	return s.withLease(ctx, ttl, func(lease clientv3.LeaseID) (int64, error) {
+		t := s.newTxn(len(reserve) + 1)
+		t.mustNotExist(s.full(key), string(value), clientv3.WithLease(lease))
+		for _, r := range reserve {
+			t.mustNotExist(s.full(r), reservedValue)
+		}
+		resp, err := s.commit(ctx, t, "create", key)
+		if err != nil {
+			return 0, err
+		}
+		if !resp.Succeeded {
+			return 0, existsError("create", key, reserve, resp.Responses)
+		}
+		return resp.Header.Revision, nil
+	})
 }
 
 // Update writes key only if its ModRevision equals expectedRev and returns
@@ -41,29 +52,37 @@ func (s *Store) Create(ctx context.Context, key string, value []byte, reserve ..
 // key is missing, ErrConflict if its revision differs and ErrExists if a
 // reserve key exists; on failure nothing is written.
 func (s *Store) Update(ctx context.Context, key string, value []byte, expectedRev int64, reserve, release []string) (int64, error) {
+	return s.UpdateTTL(ctx, key, value, expectedRev, 0, reserve, release)
+}
+
+// UpdateTTL is Update that (re)starts the key's expiry as CreateTTL does;
+// with ttl 0 the key no longer expires.
+func (s *Store) UpdateTTL(ctx context.Context, key string, value []byte, expectedRev int64, ttl time.Duration, reserve, release []string) (int64, error) {
 	if err := distinct(key, reserve, release); err != nil {
 		return 0, fmt.Errorf("store: update %q: %w", key, err)
 	}
-	t := s.newTxn(len(reserve) + len(release) + 1)
-	t.mustHaveRevision(s.full(key), expectedRev)
-	t.then = append(t.then, clientv3.OpPut(s.full(key), string(value)))
-	for _, r := range reserve {
-		t.mustNotExist(s.full(r), reservedValue)
-	}
-	for _, r := range release {
-		t.then = append(t.then, clientv3.OpDelete(s.full(r)))
-	}
-	resp, err := s.commit(ctx, t, "update", key)
-	if err != nil {
-		return 0, err
-	}
-	if !resp.Succeeded {
-		if err := keyPrecondition("update", key, expectedRev, resp.Responses[0]); err != nil {
+	return s.withLease(ctx, ttl, func(lease clientv3.LeaseID) (int64, error) {
+		t := s.newTxn(len(reserve) + len(release) + 1)
+		t.mustHaveRevision(s.full(key), expectedRev)
+		t.then = append(t.then, clientv3.OpPut(s.full(key), string(value), clientv3.WithLease(lease)))
+		for _, r := range reserve {
+			t.mustNotExist(s.full(r), reservedValue)
+		}
+		for _, r := range release {
+			t.then = append(t.then, clientv3.OpDelete(s.full(r)))
+		}
+		resp, err := s.commit(ctx, t, "update", key)
+		if err != nil {
 			return 0, err
 		}
-		return 0, existsError("update", key, reserve, resp.Responses[1:])
-	}
-	return resp.Header.Revision, nil
+		if !resp.Succeeded {
+			if err := keyPrecondition("update", key, expectedRev, resp.Responses[0]); err != nil {
+				return 0, err
+			}
+			return 0, existsError("update", key, reserve, resp.Responses[1:])
+		}
+		return resp.Header.Revision, nil
+	})
 }
 
 // Delete removes key if its ModRevision equals expectedRev (0 accepts any)
@@ -107,9 +126,9 @@ func (s *Store) newTxn(n int) *txn {
 }
 
 // mustNotExist puts value at key on success, requiring the key to be absent.
-func (t *txn) mustNotExist(key, value string) {
+func (t *txn) mustNotExist(key, value string, opts ...clientv3.OpOption) {
 	t.cmps = append(t.cmps, clientv3.Compare(clientv3.ModRevision(key), "=", 0))
-	t.then = append(t.then, clientv3.OpPut(key, value))
+	t.then = append(t.then, clientv3.OpPut(key, value, opts...))
 	t.els = append(t.els, clientv3.OpGet(key, clientv3.WithKeysOnly()))
 }
 
