@@ -90,6 +90,7 @@ func serverFlags(fs *flag.FlagSet, cfg *server.Config, defaultListen string) (et
 		"`seconds` pods tolerate the node.kubernetes.io/not-ready NoExecute taint before eviction, unless they say otherwise")
 	fs.Var(secondsFlag{&cfg.DefaultUnreachableTolerationSeconds, registry.DefaultTolerationSeconds}, "default-unreachable-toleration-seconds",
 		"`seconds` pods tolerate the node.kubernetes.io/unreachable NoExecute taint (a node whose agent stopped) before eviction, unless they say otherwise")
+	fs.DurationVar(&cfg.EventTTL, "event-ttl", time.Hour, "how long events are kept after their last change")
 	fs.DurationVar(&cfg.CompactInterval, "compact-interval", 5*time.Minute, "how often etcd history is compacted")
 	fs.IntVar(&cfg.ControllerWorkers, "controller-workers", 4, "reconcile workers per controller")
 	etcd = fs.String("etcd-endpoints", "", "comma-separated URLs of an existing etcd cluster (default: embedded etcd in <data-dir>/etcd)")

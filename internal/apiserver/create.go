@@ -149,7 +149,7 @@ func (s *Server) createObject(ctx context.Context, res *registry.Resource, ns st
 		return nil, err
 	}
 	key := objectKey(res, m.GetNamespace(), m.GetName())
-	rev, err := s.store.Create(ctx, key, data, reserve...)
+	rev, err := s.store.CreateTTL(ctx, key, data, s.ttlOf(res), reserve...)
 	if err != nil {
 		return nil, storeError(err, grOf(res), m.GetName())
 	}

@@ -142,7 +142,7 @@ func (s *Server) deleteObject(ctx context.Context, res *registry.Resource, ns, n
 		if mark {
 			var data []byte
 			if data, err = s.encodeForStorage(res, next); err == nil {
-				if rev, err = s.store.Update(ctx, key, data, curRev, nil, nil); err == nil {
+				if rev, err = s.store.UpdateTTL(ctx, key, data, curRev, s.ttlOf(res), nil, nil); err == nil {
 					s.decodedObjs.add(decodedKey{res: res, key: key, rev: rev}, data)
 				}
 			}

@@ -24,6 +24,18 @@ import (
 // Kubernetes); larger bodies get 413.
 const DefaultMaxBodyBytes = 3 << 20
 
+// DefaultEventTTL is Config.EventTTL's default: an hour, as Kubernetes'.
+const DefaultEventTTL = time.Hour
+
+// ttlOf is how long the objects of res live after their last write (0:
+// for ever).
+func (s *Server) ttlOf(res *registry.Resource) time.Duration {
+	if res.Expiring {
+		return s.cfg.EventTTL
+	}
+	return 0
+}
+
 // Config configures a Server.
 type Config struct {
 	// Store is the etcd store that holds every object.
@@ -44,6 +56,11 @@ type Config struct {
 	Logger *slog.Logger
 	// Ready reports whether the server may answer /readyz with 200.
 	Ready func() bool
+	// EventTTL is how long an event is kept after its last write
+	// (DefaultEventTTL when zero), as kube-apiserver's --event-ttl: etcd
+	// deletes it through a lease. It applies to the resources marked
+	// registry.Resource.Expiring.
+	EventTTL time.Duration
 	// AgentTLS is the TLS configuration for node agents' endpoints, with
 	// the API server's client certificate (pki.LoadOrCreateAgentClient);
 	// each agent's serving certificate is checked against the fingerprint
@@ -111,6 +128,12 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Version == "" {
 		cfg.Version = "v0.0.0-dev"
+	}
+	if cfg.EventTTL == 0 {
+		cfg.EventTTL = DefaultEventTTL
+	}
+	if cfg.EventTTL < time.Second {
+		return nil, fmt.Errorf("apiserver: event TTL %v is shorter than a second", cfg.EventTTL)
 	}
 	s := &Server{
 		cfg:     cfg,

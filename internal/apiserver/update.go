@@ -266,7 +266,7 @@ func (s *Server) updateObject(ctx context.Context, q *request, mutate mutateFunc
 			}
 			return nil, storeError(err, q.gr(), q.name)
 		}
-		rev, err := s.store.Update(ctx, key, data, curRev, keys.reserve, keys.release)
+		rev, err := s.store.UpdateTTL(ctx, key, data, curRev, s.ttlOf(q.res), keys.reserve, keys.release)
 		if err != nil {
 			if errors.Is(err, store.ErrConflict) && (clientRV == "" || cached) && attempt < maxUpdateAttempts {
 				continue // a cached start retries once with a real read

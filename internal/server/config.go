@@ -3,15 +3,17 @@ package server
 import (
 	"errors"
 	"fmt"
-	"github.com/berth-dev/berth/internal/apiserver/registry"
-	"github.com/berth-dev/berth/internal/controller"
-	"github.com/berth-dev/berth/internal/scheduler"
 	"log/slog"
 	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/berth-dev/berth/internal/apiserver"
+	"github.com/berth-dev/berth/internal/apiserver/registry"
+	"github.com/berth-dev/berth/internal/controller"
+	"github.com/berth-dev/berth/internal/scheduler"
 )
 
 // Config configures the control plane.
@@ -34,6 +36,9 @@ type Config struct {
 	// before the node turns NotReady/Unknown and gets the unreachable
 	// taints (default 40s).
 	NodeMonitorGracePeriod time.Duration
+	// EventTTL is how long events are kept after their last write
+	// (default an hour, as kube-apiserver's --event-ttl).
+	EventTTL time.Duration
 	// DefaultNotReadyTolerationSeconds and
 	// DefaultUnreachableTolerationSeconds are how long pods tolerate the
 	// node.kubernetes.io/not-ready and node.kubernetes.io/unreachable
@@ -104,6 +109,12 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.NodeMonitorGracePeriod < 0 {
 		return c, errors.New("server: --node-monitor-grace-period must be positive")
+	}
+	if c.EventTTL == 0 {
+		c.EventTTL = apiserver.DefaultEventTTL
+	}
+	if c.EventTTL < time.Second {
+		return c, fmt.Errorf("server: --event-ttl %v: must be at least 1s", c.EventTTL)
 	}
 	for _, tol := range []struct {
 		flag string

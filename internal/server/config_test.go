@@ -3,6 +3,7 @@ package server
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestTolerationSecondsConfig: the default not-ready and unreachable
@@ -41,6 +42,36 @@ func TestTolerationSecondsConfig(t *testing.T) {
 			}
 			if got := *cfg.DefaultUnreachableTolerationSeconds; got != tc.wantUnreachable {
 				t.Errorf("unreachable toleration %d s, want %d", got, tc.wantUnreachable)
+			}
+		})
+	}
+}
+
+// TestEventTTLConfig: --event-ttl defaults to an hour, keeps a set value
+// and refuses less than a second, naming the flag.
+func TestEventTTLConfig(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		ttl     time.Duration
+		want    time.Duration
+		wantErr string
+	}{
+		{name: "unset: an hour", want: time.Hour},
+		{name: "set", ttl: 90 * time.Second, want: 90 * time.Second},
+		{name: "a second", ttl: time.Second, want: time.Second},
+		{name: "too short", ttl: 500 * time.Millisecond, wantErr: "--event-ttl 500ms: must be at least 1s"},
+		{name: "negative", ttl: -time.Minute, wantErr: "--event-ttl -1m0s"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := Config{DataDir: t.TempDir(), EventTTL: tc.ttl}.withDefaults()
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("error %v, want one containing %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || cfg.EventTTL != tc.want {
+				t.Fatalf("EventTTL %v, %v; want %v", cfg.EventTTL, err, tc.want)
 			}
 		})
 	}

@@ -128,6 +128,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		Resources:   resources,
 		Tokens:      map[string]string{s.adminToken: "admin", nodeToken: "node"},
 		ServiceCIDR: netip.MustParsePrefix(cfg.ServiceCIDR),
+		EventTTL:    cfg.EventTTL,
 		Version:     cfg.Version,
 		Logger:      cfg.Logger.With("component", "apiserver"),
 		Ready:       s.ready.Load,

@@ -140,9 +140,9 @@ func endpointsString(subsets []corev1.EndpointSubset) string {
 func eventResource() *Resource {
 	return &Resource{
 		GroupVersion: coreV1, Resource: "events", Singular: "event", Kind: "Event", Namespaced: true,
-		ShortNames: []string{"ev"},
-		New:        func() runtime.Object { return &corev1.Event{} },
-		NewList:    func() runtime.Object { return &corev1.EventList{} },
+		ShortNames: []string{"ev"}, Expiring: true,
+		New:     func() runtime.Object { return &corev1.Event{} },
+		NewList: func() runtime.Object { return &corev1.EventList{} },
 		Strategy: Strategy{
 			Validate: func(obj runtime.Object) field.ErrorList {
 				ev := obj.(*corev1.Event)

@@ -37,6 +37,9 @@ type Resource struct {
 	New func() runtime.Object
 	// NewList returns an empty list of the served type.
 	NewList func() runtime.Object
+	// Expiring objects are deleted by the store a while after their last
+	// write (the API server's event TTL), as Kubernetes deletes events.
+	Expiring bool
 	// TrackGeneration makes the server bump metadata.generation whenever the
 	// object's spec changes.
 	TrackGeneration bool
