@@ -24,7 +24,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
-	"k8s.io/klog/v2"
 )
 
 // agentFlags are the flags of `berth agent` (and the local agent of `berth up`).
@@ -201,7 +200,7 @@ func runAgent(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "berth agent: %v\n", err)
 		return 2
 	}
-	klog.SetSlogLogger(logger.With("source", "client-go"))
+	routeClientGoLogs(logger)
 	trimMemory(logger)
 	if *serverURL == "" || *tokenFile == "" {
 		fmt.Fprintln(stderr, "berth agent: --server and --token-file are required")

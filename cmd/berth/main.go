@@ -20,7 +20,6 @@ import (
 	"github.com/berth-dev/berth/internal/kubectl"
 	"github.com/berth-dev/berth/internal/scheduler"
 	"github.com/berth-dev/berth/internal/server"
-	"k8s.io/klog/v2"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -130,7 +129,7 @@ func runServer(name string, args []string, defaultListen string, stdout, stderr 
 		return 2
 	}
 	cfg.Scheduler = &sc
-	klog.SetSlogLogger(logger.With("source", "client-go")) // leader election and informers log through klog
+	routeClientGoLogs(logger) // leader election and informers log through klog
 	cfg.EtcdEndpoints = splitList(*etcd)
 	cfg.ExtraSANs = splitList(*sans)
 	if abs, err := filepath.Abs(cfg.DataDir); err == nil {
