@@ -104,11 +104,19 @@ func runPods(ctx context.Context, cfg PodsConfig) (res *PodsResult, err error) {
 
 	log.Info("server ready; starting the agent", "startToReady", ready.Round(time.Millisecond))
 	spawned := time.Now()
-	if r.agent, err = startAgent(cfg, proc, log); err != nil {
-		return nil, err
+	for attempt := 1; ; attempt++ {
+		if r.agent, err = startAgent(cfg, proc, log); err != nil {
+			return nil, err
+		}
+		err = portTaken(r.waitAgentReady(ctx), r.agent.stderr.String())
+		if !errors.Is(err, errPortTaken) || cfg.AgentPort != 0 || attempt == portAttempts {
+			break
+		}
+		log.Info("the free port was taken before the agent listened; trying another", "err", err)
+		r.agent.stop() // it has exited: this removes its directory
 	}
 	defer r.cleanup()
-	if err := r.waitAgentReady(ctx); err != nil {
+	if err != nil {
 		return nil, err
 	}
 	agentReady := time.Since(spawned)

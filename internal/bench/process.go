@@ -47,6 +47,33 @@ type serverProc struct {
 // time from spawning to ready. On error nothing is left running or on disk.
 // extraArgs are appended to the server's command line.
 func startServer(ctx context.Context, binary string, log *slog.Logger, extraArgs ...string) (*serverProc, time.Duration, error) {
+	for attempt := 1; ; attempt++ {
+		p, elapsed, err := spawnServer(ctx, binary, log, extraArgs)
+		if err == nil || !errors.Is(err, errPortTaken) || attempt == portAttempts {
+			return p, elapsed, err
+		}
+		log.Info("the free port was taken before the server listened; trying another", "err", err)
+	}
+}
+
+// portAttempts bounds how often startServer tries another port.
+const portAttempts = 3
+
+// errPortTaken is wrapped when a spawned process could not listen on the
+// port freePort found: another process took it in between.
+var errPortTaken = errors.New("port taken")
+
+// portTaken wraps err (if any) with errPortTaken when the process's error
+// output says its listen address was in use.
+func portTaken(err error, stderr string) error {
+	if err != nil && strings.Contains(stderr, "address already in use") {
+		return fmt.Errorf("%w (%w)", err, errPortTaken)
+	}
+	return err
+}
+
+// spawnServer is one attempt of startServer.
+func spawnServer(ctx context.Context, binary string, log *slog.Logger, extraArgs []string) (*serverProc, time.Duration, error) {
 	dir, err := os.MkdirTemp("", "berth-bench-*")
 	if err != nil {
 		return nil, 0, fmt.Errorf("bench: temp data dir: %w", err)
@@ -83,7 +110,7 @@ func startServer(ctx context.Context, binary string, log *slog.Logger, extraArgs
 	}()
 	if err := p.waitReady(ctx); err != nil {
 		p.stop()
-		return nil, 0, err
+		return nil, 0, portTaken(err, p.stderr.String())
 	}
 	elapsed := time.Since(start)
 	if _, err := os.Stat(p.kubeconfig); err != nil {
