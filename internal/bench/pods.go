@@ -103,8 +103,9 @@ func runPods(ctx context.Context, cfg PodsConfig) (res *PodsResult, err error) {
 	defer stopInformers()
 
 	log.Info("server ready; starting the agent", "startToReady", ready.Round(time.Millisecond))
-	spawned := time.Now()
+	var spawned time.Time
 	for attempt := 1; ; attempt++ {
+		spawned = time.Now() // agent_ready_ms counts the attempt that ran
 		if r.agent, err = startAgent(cfg, proc, log); err != nil {
 			return nil, err
 		}
